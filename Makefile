@@ -1,0 +1,30 @@
+# Two commands on a fresh machine (see README): `make demo` and `make test`.
+# Each creates .venv and installs the project with its dev extra from pyproject.toml.
+PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import sys' 2>/dev/null && echo python3.12 || echo python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo lint bench clean
+
+$(STAMP): pyproject.toml layers/common/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/invsync local db
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .aws-sam

@@ -1,0 +1,151 @@
+"""An embedded PostgreSQL server for tests and the local stack (dev tooling, not shipped).
+
+Uses the PostgreSQL server binaries on this machine (PATH or /usr/lib/postgresql/*/bin)
+and falls back to the ``pgserver`` package's bundled binaries when there are none.
+PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` (or
+``nobody``) system user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+
+def find_bin_dir() -> Path:
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if candidates:
+        return Path(candidates[0]).parent
+    try:
+        import pgserver  # type: ignore[import-not-found]
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        raise RuntimeError("no PostgreSQL server binaries found and the pgserver package is missing") from exc
+    return Path(pgserver.POSTGRES_BIN_PATH)  # pragma: no cover
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError("running as root and no unprivileged user (postgres/nobody) to run PostgreSQL as")
+
+
+class EmbeddedPostgres:
+    """initdb (once) + start/stop of a private server on a loopback port."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True,
+                 host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.host = host
+        self.durable = durable
+        self.bin_dir = find_bin_dir()
+        self.user = _run_as()
+
+    def _run(self, cmd: list[str]) -> None:
+        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stdout.strip()}")
+
+    def _cmd(self, name: str, *args: str) -> list[str]:
+        cmd = [str(self.bin_dir / name), *args]
+        return ["runuser", "-u", self.user, "--", *cmd] if self.user else cmd
+
+    def _chown(self, path: Path) -> None:
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            for root, dirs, files in os.walk(path):
+                os.chown(root, entry.pw_uid, entry.pw_gid)
+                for name in dirs + files:
+                    os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    def url_for(self, dbname: str) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{dbname}"
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def start(self) -> EmbeddedPostgres:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._chown(self.data_dir)
+        if not self.initialised():
+            self._run(self._cmd("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+                                "-E", "UTF8", "--locale=C.UTF-8"))
+        options = [
+            f"-p {self.port}",
+            f"-c listen_addresses={self.host}",
+            f"-c unix_socket_directories={self.data_dir}",
+            "-c max_connections=300",
+        ]
+        if not self.durable:  # tests only: speed over crash safety
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        log = self.data_dir / "server.log"
+        self._run(self._cmd("pg_ctl", "-D", str(self.data_dir), "-l", str(log), "-o", " ".join(options),
+                            "-w", "-t", "60", "start"))
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(
+            self._cmd("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop"),
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def restart(self) -> None:
+        """Stop (immediately, like a crash) and start again on the same port."""
+        self.stop("immediate")
+        self.start()
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            if template:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            else:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def database_exists(self, name: str) -> bool:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None

@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: connections, migrations and one module per table's SQL."""

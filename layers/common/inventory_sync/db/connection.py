@@ -1,0 +1,94 @@
+"""Connections fit for Lambda.
+
+* ``Database`` keeps one pooled connection per execution environment (psycopg_pool with
+  ``max_size=1``). The pool checks it before each use, so a connection the server closed
+  while the environment was frozen is replaced instead of failing the invocation.
+* ``lock_session`` opens a *dedicated* autocommit connection for an advisory lock: the lock
+  is taken and released on the same session, the session never sits idle in a transaction,
+  and TCP keepalives plus ``idle_session_timeout`` bound how long a dead holder keeps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+# Client-side keepalives: a peer that vanishes is noticed in about idle + interval * count seconds.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+
+
+def _with_options(conninfo: str, application_name: str, **gucs: object) -> str:
+    params = conninfo_to_dict(conninfo)
+    options = " ".join(f"-c {name}={value}" for name, value in gucs.items())
+    params["options"] = (str(params.get("options", "")) + " " + options).strip()
+    params.setdefault("application_name", application_name)
+    params.setdefault("connect_timeout", 10)
+    for key, value in KEEPALIVES.items():
+        params.setdefault(key, value)
+    return make_conninfo(**params)
+
+
+class Database:
+    """The service's transactional connection (one per process), with statement timeouts."""
+
+    def __init__(self, conninfo: str, *, statement_timeout_ms: int = 30_000, application_name: str = "invsync",
+                 max_size: int = 1) -> None:
+        self.conninfo = conninfo
+        self._application_name = application_name
+        self._pooled = _with_options(
+            conninfo,
+            application_name,
+            statement_timeout=statement_timeout_ms,
+            idle_in_transaction_session_timeout=max(statement_timeout_ms, 60_000),
+            lock_timeout=statement_timeout_ms,
+        )
+        self._pool = ConnectionPool(
+            self._pooled,
+            min_size=0,
+            max_size=max_size,
+            open=False,
+            check=ConnectionPool.check_connection,
+            name=application_name,
+            timeout=30,
+        )
+        self._open_lock = threading.Lock()
+        self._opened = False
+
+    def _ensure_open(self) -> None:
+        if not self._opened:
+            with self._open_lock:
+                if not self._opened:
+                    self._pool.open(wait=False)
+                    self._opened = True
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        self._ensure_open()
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def lock_session(self, *, idle_session_timeout_ms: int) -> Iterator[psycopg.Connection]:
+        """A dedicated autocommit session for advisory locks, closed (releasing them) on exit."""
+        conninfo = _with_options(
+            self.conninfo,
+            self._application_name + "-lock",
+            idle_session_timeout=idle_session_timeout_ms,
+            statement_timeout=10_000,
+        )
+        conn = psycopg.connect(conninfo, autocommit=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False

@@ -1,0 +1,102 @@
+"""Versioned SQL migrations, applied in order and recorded in ``schema_migrations``.
+
+Two processes migrating at once are serialised by a session advisory lock, so the
+second one waits and then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+# Arbitrary constant key of the migration lock; distinct from any sync lock key space use.
+MIGRATION_LOCK_KEY = 7_355_608_000_000_001
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    applied: list[str]
+    pending: list[str]
+
+
+class MigrationError(RuntimeError):
+    """A migration on disk no longer matches what was applied, or failed to apply."""
+
+
+def available_migrations() -> list[Migration]:
+    folder = resources.files("inventory_sync.db") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(match.group(1), match.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     text PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    char(64) NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def _applied(conn: psycopg.Connection) -> dict[str, str]:
+    rows = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()
+    return {version: checksum for version, checksum in rows}
+
+
+def status(conninfo: str) -> MigrationStatus:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+        applied = _applied(conn) if exists else {}
+    return MigrationStatus(
+        applied=sorted(applied),
+        pending=[m.version + "_" + m.name for m in available_migrations() if m.version not in applied],
+    )
+
+
+def migrate(conninfo: str) -> list[str]:
+    """Apply pending migrations; returns the ones this call applied (empty when up to date)."""
+    done: list[str] = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            conn.execute(_CREATE_TABLE)
+            applied = _applied(conn)
+            for migration in available_migrations():
+                recorded = applied.get(migration.version)
+                if recorded is not None:
+                    if recorded != migration.checksum:
+                        raise MigrationError(
+                            f"migration {migration.version}_{migration.name} changed after it was applied"
+                        )
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.sql)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, migration.checksum),
+                    )
+                done.append(f"{migration.version}_{migration.name}")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return done

@@ -1,0 +1,116 @@
+"""Test session: a real PostgreSQL (embedded unless TEST_DATABASE_URL names one) and moto for AWS.
+
+Every test that asks for ``database_url`` gets its own database cloned from a migrated
+template, so tests never see each other's rows (audit_logs is append-only, so cleaning up
+by DELETE is not an option anyway).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from inventory_sync.db import migrate as migrations
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = "invsync_template"
+_counter = itertools.count()
+
+
+class PgAdmin:
+    """Creates and drops per-test databases on the session's server."""
+
+    def __init__(self, admin_url: str, server=None) -> None:
+        self.admin_url = admin_url
+        self.server = server
+
+    def url_for(self, dbname: str) -> str:
+        params = conninfo_to_dict(self.admin_url)
+        params["dbname"] = dbname
+        return make_conninfo(**params)
+
+    def execute(self, sql: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.url_for(name)
+
+    def drop(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgAdmin]:
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield PgAdmin(external)
+        return
+    from invsync_dev.embedded_pg import EmbeddedPostgres
+
+    # not under pytest's tmp dir: that is private to root, and the server may run as another user
+    base = Path(tempfile.mkdtemp(prefix="invsync-pg-"))
+    base.chmod(0o755)
+    server = EmbeddedPostgres(base / "data", durable=False).start()
+    try:
+        yield PgAdmin(server.url, server)
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_url(pg: PgAdmin) -> str:
+    url = pg.create(TEMPLATE)
+    migrations.migrate(url)
+    return url
+
+
+@pytest.fixture
+def fresh_database(pg: PgAdmin) -> Iterator[str]:
+    """An empty database (no schema) for migration tests."""
+    name = f"invsync_empty_{os.getpid()}_{next(_counter)}"
+    url = pg.create(name)
+    yield url
+    pg.drop(name)
+
+
+@pytest.fixture
+def database_url(pg: PgAdmin, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated database of this test's own; DATABASE_URL points at it."""
+    name = f"invsync_t_{os.getpid()}_{next(_counter)}"
+    url = pg.create(name, template=TEMPLATE)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    pg.drop(name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's database, for arranging and asserting rows."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

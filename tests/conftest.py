@@ -114,3 +114,33 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto for SQS and Secrets Manager, with the template's queues; env points the functions at them."""
+    import boto3
+    from moto import mock_aws
+
+    from inventory_sync import bootstrap
+
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        dlq = sqs.create_queue(QueueName="RunDLQ")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        run_q = sqs.create_queue(QueueName="RunQueue", Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}'})["QueueUrl"]
+        fin_q = sqs.create_queue(QueueName="FinalizeQueue")["QueueUrl"]
+        monkeypatch.setenv("RUN_QUEUE_URL", run_q)
+        monkeypatch.setenv("FINALIZE_QUEUE_URL", fin_q)
+        bootstrap.reset()
+        yield {"run": run_q, "finalize": fin_q, "dlq": dlq}
+        bootstrap.reset()
+
+
+@pytest.fixture
+def stack(database_url: str, aws: dict[str, str]) -> dict[str, str]:
+    """The database and the queues together: what the functions need."""
+    return {"database_url": database_url, **aws}
+

@@ -103,6 +103,10 @@ CREATE INDEX bulk_operation_runs_user_active_idx ON bulk_operation_runs (user_id
 CREATE INDEX bulk_operation_runs_tenant_active_idx ON bulk_operation_runs (tenant_id, selection_hash)
     WHERE status IN ('pending', 'running');
 CREATE INDEX bulk_operation_runs_user_idx ON bulk_operation_runs (user_id, id DESC);
+-- Two scheduler invocations racing (EventBridge retries) cannot both dispatch a tenant.
+CREATE UNIQUE INDEX bulk_operation_runs_one_active_schedule
+    ON bulk_operation_runs (tenant_id, selection_hash)
+    WHERE trigger = 'schedule' AND status IN ('pending', 'running');
 
 CREATE TABLE inventory_sync_runs (
     id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: SQS, Secrets Manager, Microsoft Graph."""

@@ -1,0 +1,253 @@
+"""Routes of the HTTP API (DESIGN §5). Each route: identify the caller, call a service, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+import psycopg
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from pydantic import ValidationError
+
+from inventory_sync import bootstrap
+from inventory_sync.api.models import (
+    AuditPage,
+    BulkOperationDetailOut,
+    BulkOperationPage,
+    DispatchOut,
+    ItemPage,
+    PolicyTypesOut,
+    RunOut,
+    RunPage,
+)
+from inventory_sync.api.problems import TITLES, problem, validation_errors
+from inventory_sync.db.rows import User
+from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
+from inventory_sync.domain.selection import SelectionError, SelectionRequest
+from inventory_sync.errors import ServiceError, Unauthenticated
+from inventory_sync.observability import logger, metrics
+from inventory_sync.services import queries
+from inventory_sync.services.access import Identity, resolve_user
+from inventory_sync.services.dispatch import DispatchService
+
+MAX_BODY_BYTES = 64 * 1024
+REQUIRED = ("run_queue_url",)
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+Id = Annotated[int, Path(gt=0, le=2**63 - 1)]
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def _container() -> bootstrap.Container:
+    return bootstrap.container("dispatch", *REQUIRED)
+
+
+def _identity() -> Identity:
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.jwt_claim if authorizer else None
+    return Identity.from_claims(claims)
+
+
+@contextlib.contextmanager
+def _session() -> Iterator[tuple[psycopg.Connection, User]]:
+    """One transaction per request, with the caller's users row created or refreshed."""
+    identity = _identity()
+    with _container().db.transaction() as conn:
+        yield conn, resolve_user(conn, identity)
+
+
+def _correlation_id() -> str:
+    return app.current_event.request_context.request_id
+
+
+@app.post("/tenants/<tenant_id>/inventory-syncs", responses={202: {"description": "Dispatched"}})
+def dispatch_sync(
+    tenant_id: Id,
+    body: Annotated[SelectionRequest | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
+) -> Response[DispatchOut]:
+    """Dispatch an inventory sync of the tenant (empty body = full inventory)."""
+    request = body or SelectionRequest()
+    raw = request.model_dump(exclude_none=True)
+    container = _container()
+    service = DispatchService(container.db, container.run_queue, container.registry)
+    with _session() as (conn, user):
+        result = service.dispatch(conn, user=user, tenant_id=tenant_id, body=raw, request=request,
+                                  idempotency_key=idempotency_key, correlation_id=_correlation_id())
+    metrics.add_metric(name="Dispatches", unit="Count", value=1)
+    location = f"/bulk-operations/{result['bulk_operation_run']['id']}"
+    return Response(202, content_types.APPLICATION_JSON, DispatchOut.model_validate(result),
+                    headers={"Location": location})
+
+
+@app.get("/tenants/<tenant_id>/inventory-syncs")
+def list_syncs(
+    tenant_id: Id,
+    status: Annotated[Literal["running", "success", "partial", "failed", "skipped"] | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> RunPage:
+    """The tenant's sync runs, newest first (cursor pagination)."""
+    with _session() as (conn, user):
+        return RunPage.model_validate(queries.list_runs(conn, user, tenant_id, status=status, cursor=cursor,
+                                                        limit=limit))
+
+
+@app.get("/tenants/<tenant_id>/inventory-syncs/<run_id>")
+def get_sync(tenant_id: Id, run_id: Id) -> RunOut:
+    """One sync run with counters, error codes and progress."""
+    with _session() as (conn, user):
+        return RunOut.model_validate(queries.get_run(conn, user, tenant_id, run_id))
+
+
+@app.get("/bulk-operations")
+def list_bulk_operations(
+    status: Annotated[Literal["active"] | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> BulkOperationPage:
+    """The caller's bulk operations (status=active for the progress widget)."""
+    with _session() as (conn, user):
+        return BulkOperationPage.model_validate(queries.list_bulk_operations(conn, user, status=status,
+                                                                             cursor=cursor, limit=limit))
+
+
+@app.get("/bulk-operations/<bulk_id>")
+def get_bulk_operation(bulk_id: Id) -> BulkOperationDetailOut:
+    """A bulk operation with the live progress of its run."""
+    with _session() as (conn, user):
+        return BulkOperationDetailOut.model_validate(queries.get_bulk_operation(conn, user, bulk_id))
+
+
+@app.post("/bulk-operations/<bulk_id>/cancel", responses={202: {"description": "Stop requested"}})
+def cancel_bulk_operation(bulk_id: Id) -> Response[BulkOperationDetailOut]:
+    """Cancel: pending → aborted (200); running → stops between pages (202); terminal → 409."""
+    with _session() as (conn, user):
+        code, view = queries.cancel(conn, user, bulk_id, _correlation_id())
+    return Response(code, content_types.APPLICATION_JSON, BulkOperationDetailOut.model_validate(view))
+
+
+@app.get("/tenants/<tenant_id>/inventory-items")
+def list_items(
+    tenant_id: Id,
+    policy_type: Annotated[str | None, Query(max_length=100)] = None,
+    include_deleted: Annotated[bool, Query()] = False,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> ItemPage:
+    """The tenant's inventory items (deleted ones only when asked)."""
+    with _session() as (conn, user):
+        return ItemPage.model_validate(queries.list_items(conn, user, tenant_id, policy_type=policy_type,
+                                                          include_deleted=include_deleted, cursor=cursor,
+                                                          limit=limit))
+
+
+@app.get("/tenants/<tenant_id>/audit-logs")
+def list_audit_logs(
+    tenant_id: Id,
+    action: Annotated[str | None, Query(max_length=200)] = None,
+    resource_type: Annotated[str | None, Query(max_length=100)] = None,
+    resource_id: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> AuditPage:
+    """The tenant's audit trail, newest first."""
+    with _session() as (conn, user):
+        return AuditPage.model_validate(queries.list_audit(conn, user, tenant_id, action=action,
+                                                           resource_type=resource_type, resource_id=resource_id,
+                                                           cursor=cursor, limit=limit))
+
+
+@app.get("/policy-types")
+def list_policy_types() -> PolicyTypesOut:
+    """The runtime registry for the selection form; foundations flagged."""
+    _identity()
+    registry = _container().registry
+    return PolicyTypesOut.model_validate({
+        "policy_types": [{**t.as_dict(), "enabled": registry.is_enabled(t.key)} for t in POLICY_TYPES + FOUNDATIONS],
+        "categories": list(CATEGORIES),
+    })
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response:
+    _identity()
+    return Response(200, content_types.APPLICATION_JSON, openapi_json())
+
+
+def openapi_json() -> str:
+    return app.get_openapi_json_schema(title="Inventory Sync API", version="1.0.0", openapi_version="3.1.0",
+                                       description="Inventory of Microsoft Intune tenants' configuration.")
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    if exc.status >= 500:
+        logger.warning("service unavailable", extra={"detail": exc.detail})
+    metrics.add_metric(name="Rejections", unit="Count", value=1)
+    return problem(exc.status, exc.title, exc.detail, exc.errors)
+
+
+@app.exception_handler(SelectionError)
+def _selection_error(exc: SelectionError) -> Response:
+    metrics.add_metric(name="Rejections", unit="Count", value=1)
+    return problem(422, TITLES[422], exc.detail, exc.errors)
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response:
+    status, errors = validation_errors(list(exc.errors()))
+    metrics.add_metric(name="Rejections", unit="Count", value=1)
+    return problem(status, TITLES[status], "the request is not valid", errors)
+
+
+@app.exception_handler(ValidationError)
+def _model_error(exc: ValidationError) -> Response:
+    logger.exception("response did not match its model")
+    return problem(500, TITLES[500], "internal error")
+
+
+@app.not_found
+def _not_found(exc: Exception) -> Response:
+    return problem(404, TITLES[404], f"no route for {app.current_event.http_method} {app.current_event.path}")
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        with contextlib.suppress(ValueError):
+            return len(base64.b64decode(body))
+    return len(body.encode() if isinstance(body, str) else body)
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Entry point for API Gateway HTTP API (2.0) events."""
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    if request_id:
+        logger.set_correlation_id(request_id)
+    if _body_size(event) > MAX_BODY_BYTES:
+        metrics.add_metric(name="Rejections", unit="Count", value=1)
+        return _plain(problem(413, TITLES[413], f"the body exceeds {MAX_BODY_BYTES} bytes"))
+    claims = (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims")
+    if not claims:
+        metrics.add_metric(name="Rejections", unit="Count", value=1)
+        error = Unauthenticated("missing or invalid bearer token")
+        return _plain(problem(401, TITLES[401], error.detail, headers={"WWW-Authenticate": "Bearer"}))
+    try:
+        return app.resolve(event, context)
+    except Exception:
+        logger.exception("unhandled error")
+        return _plain(problem(500, TITLES[500], "internal error"))
+
+
+def _plain(response: Response) -> dict[str, Any]:
+    headers = {"Content-Type": response.headers.get("Content-Type", "application/problem+json"),
+               **{k: v for k, v in response.headers.items() if isinstance(v, str)}}
+    return {"statusCode": response.status_code, "headers": headers, "body": response.body,
+            "isBase64Encoded": False}

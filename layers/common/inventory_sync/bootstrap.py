@@ -1,0 +1,54 @@
+"""Wires settings, the database, queues and the registry once per execution environment."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from inventory_sync.adapters.queues import SqsQueue
+from inventory_sync.db.connection import Database
+from inventory_sync.domain.registry import RuntimeRegistry, UnknownPolicyTypes, filter_runtime
+from inventory_sync.settings import ConfigError, Settings, load_settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    registry: RuntimeRegistry
+
+    @functools.cached_property
+    def run_queue(self) -> SqsQueue:
+        return SqsQueue(self.settings.require("run_queue_url").run_queue_url or "")
+
+    @functools.cached_property
+    def finalize_queue(self) -> SqsQueue:
+        return SqsQueue(self.settings.require("finalize_queue_url").finalize_queue_url or "")
+
+
+def build(*required: str, application_name: str = "invsync") -> Container:
+    settings = load_settings(*required)
+    try:
+        registry = filter_runtime(settings.enabled_policy_types, settings.disabled_policy_types)
+    except UnknownPolicyTypes as exc:
+        raise ConfigError(f"ENABLED_POLICY_TYPES/DISABLED_POLICY_TYPES: {exc}") from None
+    db = Database(settings.database_conninfo(), statement_timeout_ms=settings.db_statement_timeout_ms,
+                  application_name=application_name)
+    return Container(settings, db, registry)
+
+
+_containers: dict[str, Container] = {}
+
+
+def container(name: str, *required: str) -> Container:
+    """The process-wide container of a function (built on first use, reused across invocations)."""
+    if name not in _containers:
+        _containers[name] = build(*required, application_name=f"invsync-{name}")
+    return _containers[name]
+
+
+def reset() -> None:
+    """Forget every container (tests switch databases and queues between cases)."""
+    for built in _containers.values():
+        built.db.close()
+    _containers.clear()

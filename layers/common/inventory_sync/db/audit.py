@@ -1,0 +1,107 @@
+"""SQL for audit_logs (append-only: this module only inserts and reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from inventory_sync.db.rows import AuditEvent
+
+_COLS = ("id, tenant_id, actor_type, actor_id, actor_email, actor_name, action, resource_type, resource_id,"
+         " status, metadata, correlation_id, recorded_at")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it, snapshotted at the time of the event."""
+
+    type: str  # user | system
+    id: int | None = None
+    email: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+
+@dataclass(frozen=True)
+class NewAuditEvent:
+    tenant_id: int | None
+    actor: Actor
+    action: str
+    resource_type: str
+    resource_id: str
+    status: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    correlation_id: str | None = None
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.tenant_id, self.actor.type, self.actor.id, self.actor.email, self.actor.name, self.action,
+                self.resource_type, self.resource_id, self.status, Jsonb(self.metadata), self.correlation_id)
+
+
+_INSERT = ("INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email, actor_name, action,"
+           " resource_type, resource_id, status, metadata, correlation_id)"
+           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+
+
+def insert(conn: psycopg.Connection, event: NewAuditEvent) -> int:
+    row = conn.execute(_INSERT + " RETURNING id", event.params()).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def insert_terminal(conn: psycopg.Connection, event: NewAuditEvent) -> int | None:
+    """Insert a terminal event unless one exists for the bulk operation (unique index); None if it did."""
+    row = conn.execute(
+        _INSERT + " ON CONFLICT ((metadata ->> 'bulk_operation_run_id')) WHERE action IN"
+        " ('inventory.sync.completed', 'inventory.sync.failed', 'inventory.sync.skipped',"
+        " 'inventory.sync.aborted') DO NOTHING RETURNING id",
+        event.params(),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def insert_many(conn: psycopg.Connection, events: list[NewAuditEvent]) -> list[int]:
+    """Batch insert (scheduled fan-out); ids returned in input order."""
+    if not events:
+        return []
+    columns = list(zip(*(e.params() for e in events), strict=True))
+    rows = conn.execute(
+        "INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email, actor_name, action, resource_type,"
+        " resource_id, status, metadata, correlation_id)"
+        " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::text[]) WITH ORDINALITY AS u"
+        "(a, b, c, d, e, f, g, h, i, j, k, ord) ORDER BY ord RETURNING id",
+        [list(c) for c in columns],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def for_bulk_operation(conn: psycopg.Connection, bulk_operation_run_id: int) -> list[AuditEvent]:
+    with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
+        return cur.execute(
+            f"SELECT {_COLS} FROM audit_logs WHERE (resource_type = 'bulk_operation_run' AND resource_id = %s)"
+            " OR metadata ->> 'bulk_operation_run_id' = %s ORDER BY id",
+            (str(bulk_operation_run_id), str(bulk_operation_run_id)),
+        ).fetchall()
+
+
+def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, action: str | None, resource_type: str | None,
+                    resource_id: str | None, before_id: int | None, limit: int) -> list[AuditEvent]:
+    with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
+        return cur.execute(
+            f"SELECT {_COLS} FROM audit_logs WHERE tenant_id = %(tenant)s"
+            " AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(rtype)s::text IS NULL OR resource_type = %(rtype)s)"
+            " AND (%(rid)s::text IS NULL OR resource_id = %(rid)s)"
+            " AND (%(before)s::bigint IS NULL OR id < %(before)s)"
+            " ORDER BY id DESC LIMIT %(limit)s",
+            {"tenant": tenant_id, "action": action, "rtype": resource_type, "rid": resource_id,
+             "before": before_id, "limit": limit},
+        ).fetchall()

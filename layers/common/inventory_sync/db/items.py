@@ -1,0 +1,48 @@
+"""SQL for inventory_items and inventory_links: reads here; the bulk write path is in db/item_writer.py."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.rows import class_row
+
+from inventory_sync.db.rows import InventoryItem
+
+COLS = ("id, tenant_id, policy_type, external_id, display_name, category, platform, payload, content_hash,"
+        " first_seen_at, last_seen_at, last_seen_run_id, deleted_at")
+
+
+def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, policy_type: str | None, include_deleted: bool,
+                    after_id: int | None, limit: int) -> list[InventoryItem]:
+    with conn.cursor(row_factory=class_row(InventoryItem)) as cur:
+        return cur.execute(
+            f"SELECT {COLS} FROM inventory_items WHERE tenant_id = %(tenant)s"
+            " AND (%(ptype)s::text IS NULL OR policy_type = %(ptype)s)"
+            " AND (%(deleted)s OR deleted_at IS NULL)"
+            " AND (%(after)s::bigint IS NULL OR id > %(after)s) ORDER BY id LIMIT %(limit)s",
+            {"tenant": tenant_id, "ptype": policy_type, "deleted": include_deleted, "after": after_id,
+             "limit": limit},
+        ).fetchall()
+
+
+def links_for_items(conn: psycopg.Connection, item_ids: list[int]) -> dict[int, list[dict[str, object]]]:
+    rows = conn.execute(
+        "SELECT item_id, link_type, target_type, target_id, properties FROM inventory_links"
+        " WHERE item_id = ANY(%s) ORDER BY item_id, id",
+        (item_ids,),
+    ).fetchall()
+    links: dict[int, list[dict[str, object]]] = {}
+    for item_id, link_type, target_type, target_id, properties in rows:
+        links.setdefault(item_id, []).append({"link_type": link_type, "target_type": target_type,
+                                              "target_id": target_id, "properties": properties})
+    return links
+
+
+def counts_by_type(conn: psycopg.Connection, tenant_id: int) -> list[tuple[str, str | None, int, int]]:
+    """(policy_type, category, live, deleted) for the tenant."""
+    rows = conn.execute(
+        "SELECT policy_type, min(category), count(*) FILTER (WHERE deleted_at IS NULL),"
+        " count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM inventory_items WHERE tenant_id = %s"
+        " GROUP BY policy_type ORDER BY policy_type",
+        (tenant_id,),
+    ).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -1,0 +1,90 @@
+"""SQL for tenants, users and tenant_memberships."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.rows import class_row
+
+from inventory_sync.db.rows import Tenant, User
+
+_TENANT_COLS = "id, name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled"
+
+
+def get(conn: psycopg.Connection, tenant_id: int) -> Tenant | None:
+    with conn.cursor(row_factory=class_row(Tenant)) as cur:
+        return cur.execute(f"SELECT {_TENANT_COLS} FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+
+
+def create(conn: psycopg.Connection, *, name: str, graph_tenant_id: str, graph_client_id: str,
+           status: str = "active", scheduled_sync_enabled: bool = True) -> Tenant:
+    with conn.cursor(row_factory=class_row(Tenant)) as cur:
+        row = cur.execute(
+            f"INSERT INTO tenants (name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled)"
+            f" VALUES (%s, %s, %s, %s, %s) RETURNING {_TENANT_COLS}",
+            (name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def set_status(conn: psycopg.Connection, tenant_id: int, status: str) -> None:
+    conn.execute("UPDATE tenants SET status = %s, updated_at = now() WHERE id = %s", (status, tenant_id))
+
+
+def scheduled_tenant_ids(conn: psycopg.Connection) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM tenants WHERE status = 'active' AND scheduled_sync_enabled ORDER BY id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def upsert_user(conn: psycopg.Connection, *, subject: str, email: str | None, name: str | None) -> User:
+    """Create the user on first sight; refresh email and name from the latest claims (absent claims keep
+    what is stored)."""
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        row = cur.execute(
+            "INSERT INTO users (subject, email, name) VALUES (%s, %s, %s)"
+            " ON CONFLICT (subject) DO UPDATE SET email = coalesce(EXCLUDED.email, users.email),"
+            " name = coalesce(EXCLUDED.name, users.name), updated_at = now()"
+            " WHERE users.email IS DISTINCT FROM coalesce(EXCLUDED.email, users.email)"
+            " OR users.name IS DISTINCT FROM coalesce(EXCLUDED.name, users.name)"
+            " RETURNING id, subject, email, name",
+            (subject, email, name),
+        ).fetchone()
+        if row is None:  # unchanged: no write needed
+            row = cur.execute("SELECT id, subject, email, name FROM users WHERE subject = %s",
+                              (subject,)).fetchone()
+    assert row is not None
+    return row
+
+
+def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        return cur.execute("SELECT id, subject, email, name FROM users WHERE id = %s", (user_id,)).fetchone()
+
+
+def role_of(conn: psycopg.Connection, tenant_id: int, user_id: int) -> str | None:
+    row = conn.execute(
+        "SELECT m.role FROM tenant_memberships m JOIN tenants t ON t.id = m.tenant_id"
+        " WHERE m.tenant_id = %s AND m.user_id = %s",
+        (tenant_id, user_id),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def set_membership(conn: psycopg.Connection, tenant_id: int, user_id: int, role: str) -> None:
+    conn.execute(
+        "INSERT INTO tenant_memberships (tenant_id, user_id, role) VALUES (%s, %s, %s)"
+        " ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+        (tenant_id, user_id, role),
+    )
+
+
+def remove_membership(conn: psycopg.Connection, tenant_id: int, user_id: int) -> bool:
+    cur = conn.execute("DELETE FROM tenant_memberships WHERE tenant_id = %s AND user_id = %s", (tenant_id, user_id))
+    return cur.rowcount == 1
+
+
+def tenant_ids_of_user(conn: psycopg.Connection, user_id: int) -> list[int]:
+    return [r[0] for r in conn.execute(
+        "SELECT tenant_id FROM tenant_memberships WHERE user_id = %s ORDER BY tenant_id", (user_id,)).fetchall()]

@@ -1,0 +1,1 @@
+"""Domain rules: pure, unit-testable without AWS or a database."""

@@ -1,0 +1,66 @@
+"""Queue message shapes (DESIGN §6, fixed): RunQueue and FinalizeQueue bodies, version 1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from inventory_sync.domain.selection import Selection
+
+Id = Field(gt=0, le=2**63 - 1)
+
+
+class RunMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1]
+    bulk_operation_run_id: int = Id
+    tenant_id: int = Id
+    user_id: int | None = Field(gt=0, le=2**63 - 1)
+    selection: Selection
+    selection_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    trigger: Literal["api", "schedule"]
+    correlation_id: str = Field(min_length=1, max_length=200)
+    dispatched_at: datetime
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> RunMessage:
+        if self.selection.hash != self.selection_hash:
+            raise ValueError("selection_hash does not match selection")
+        return self
+
+
+class FinalizeMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1]
+    inventory_sync_run_id: int | None = Field(gt=0, le=2**63 - 1)
+    bulk_operation_run_id: int = Id
+
+
+class ScheduledSyncEvent(BaseModel):
+    """The sync schedule's constant input (DESIGN §6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["scheduled_inventory_sync"]
+    selection: dict[str, object] = Field(default_factory=dict)
+
+
+class SweepEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["sweep"]
+
+
+def is_scheduled_envelope(event: object) -> bool:
+    """The plain EventBridge "Scheduled Event" envelope (no constant input configured)."""
+    return (isinstance(event, dict) and event.get("detail-type") == "Scheduled Event"
+            and event.get("source") in ("aws.events", "aws.scheduler"))
+
+
+def is_http_event(event: object) -> bool:
+    return (isinstance(event, dict) and event.get("version") == "2.0"
+            and isinstance(event.get("requestContext"), dict) and "http" in event["requestContext"])

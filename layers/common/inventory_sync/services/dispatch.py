@@ -1,0 +1,159 @@
+"""Dispatch: record a pending bulk operation and its audit event, then enqueue the run (DESIGN §4-§6).
+
+The RunQueue message is sent *inside* the transaction that writes the rows, while that
+transaction holds the bulk operation's dispatch gate (an advisory xact lock). If the send
+fails the transaction rolls back and nothing is left behind; if the commit fails after the
+send, run_sync waits on the gate, finds no bulk operation and drops the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from inventory_sync.adapters.queues import MessageQueue, QueueError
+from inventory_sync.db import audit, bulk_operations, idempotency, locks, tenants
+from inventory_sync.db.audit import Actor, NewAuditEvent
+from inventory_sync.db.connection import Database
+from inventory_sync.db.rows import BulkOperation, User
+from inventory_sync.domain.messages import RunMessage
+from inventory_sync.domain.registry import RuntimeRegistry
+from inventory_sync.domain.selection import ResolvedSelection, SelectionRequest, normalise
+from inventory_sync.domain.status import AuditAction
+from inventory_sync.errors import Unavailable, Unprocessable
+from inventory_sync.services.access import WRITE_ROLES, actor_of, require_member
+
+SCHEDULE_CHUNK = 250
+
+
+def bulk_operation_view(op: BulkOperation) -> dict[str, Any]:
+    return {
+        "id": op.id, "tenant_id": op.tenant_id, "user_id": op.user_id, "resource": op.resource,
+        "action": op.action, "status": op.status, "total_items": op.total_items,
+        "processed_items": op.processed_items, "succeeded": op.succeeded, "failed": op.failed,
+        "skipped": op.skipped, "item_ids": op.item_ids, "audit_log_id": op.audit_log_id,
+        "created_at": op.created_at.isoformat(), "updated_at": op.updated_at.isoformat(),
+        "finished_at": op.finished_at.isoformat() if op.finished_at else None,
+    }
+
+
+def _dispatched_event(op: BulkOperation, resolved: ResolvedSelection, actor: Actor, trigger: str,
+                      correlation_id: str) -> NewAuditEvent:
+    return NewAuditEvent(
+        tenant_id=op.tenant_id, actor=actor, action=AuditAction.DISPATCHED, resource_type="bulk_operation_run",
+        resource_id=str(op.id), status="success", correlation_id=correlation_id,
+        metadata={"selection_hash": resolved.selection_hash, "selection": resolved.selection.model_dump(),
+                  "trigger": trigger, "ignored_policy_types": resolved.ignored_policy_types},
+    )
+
+
+def _run_message(op_id: int, tenant_id: int, user_id: int | None, resolved: ResolvedSelection, trigger: str,
+                 correlation_id: str) -> dict[str, Any]:
+    message = RunMessage(
+        version=1, bulk_operation_run_id=op_id, tenant_id=tenant_id, user_id=user_id,
+        selection=resolved.selection, selection_hash=resolved.selection_hash, trigger=trigger,
+        correlation_id=correlation_id, dispatched_at=datetime.now(UTC))
+    return message.model_dump(mode="json")
+
+
+def request_fingerprint(tenant_id: int, body: Any) -> str:
+    return hashlib.sha256(json.dumps([tenant_id, body], sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()
+
+
+@dataclass
+class ScheduledResult:
+    dispatched: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    selection_hash: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"selection_hash": self.selection_hash, "dispatched": len(self.dispatched),
+                "skipped": len(self.skipped), "failed": len(self.failed), "skipped_tenant_ids": self.skipped,
+                "failed_tenant_ids": self.failed}
+
+
+class DispatchService:
+    def __init__(self, db: Database, run_queue: MessageQueue, registry: RuntimeRegistry) -> None:
+        self.db = db
+        self.run_queue = run_queue
+        self.registry = registry
+
+    def dispatch(self, conn: psycopg.Connection, *, user: User, tenant_id: int, body: dict[str, Any],
+                 request: SelectionRequest, idempotency_key: str | None, correlation_id: str) -> dict[str, Any]:
+        """One API dispatch inside the caller's transaction; returns the 202 body."""
+        require_member(conn, tenant_id, user, WRITE_ROLES)
+        fingerprint = request_fingerprint(tenant_id, body)
+        if idempotency_key:
+            previous = idempotency.lock_and_get(conn, user.id, tenant_id, idempotency_key)
+            if previous is not None:
+                if previous.request_hash != fingerprint:
+                    raise Unprocessable("Idempotency-Key was already used with a different request",
+                                        errors=[{"field": "Idempotency-Key", "message": "reused with another body"}])
+                return previous.response
+        resolved = normalise(request, self.registry)
+        op = bulk_operations.create(conn, tenant_id=tenant_id, user_id=user.id,
+                                    selection_hash=resolved.selection_hash, trigger="api",
+                                    correlation_id=correlation_id)
+        audit_id = audit.insert(conn, _dispatched_event(op, resolved, actor_of(user), "api", correlation_id))
+        bulk_operations.link_audit(conn, [(op.id, audit_id)])
+        op = bulk_operations.get(conn, op.id)
+        assert op is not None
+        response = {"bulk_operation_run": bulk_operation_view(op), "selection_hash": resolved.selection_hash,
+                    "selection": resolved.selection.model_dump(),
+                    "ignored_policy_types": resolved.ignored_policy_types}
+        if idempotency_key:
+            idempotency.store(conn, user.id, tenant_id, idempotency_key, fingerprint, op.id, response)
+        locks.hold_dispatch_gate(conn, [op.id])
+        try:
+            self.run_queue.send(_run_message(op.id, tenant_id, user.id, resolved, "api", correlation_id))
+        except QueueError as exc:
+            raise Unavailable("the sync could not be queued; nothing was recorded, try again") from exc
+        return response
+
+    def dispatch_scheduled(self, resolved: ResolvedSelection, correlation_id: str) -> ScheduledResult:
+        """One system run per active tenant with scheduled sync enabled, in set-based chunks."""
+        result = ScheduledResult(selection_hash=resolved.selection_hash)
+        with self.db.transaction() as conn:
+            tenant_ids = tenants.scheduled_tenant_ids(conn)
+        for start in range(0, len(tenant_ids), SCHEDULE_CHUNK):
+            self._dispatch_chunk(tenant_ids[start:start + SCHEDULE_CHUNK], resolved, correlation_id, result)
+        return result
+
+    def _dispatch_chunk(self, chunk: list[int], resolved: ResolvedSelection, correlation_id: str,
+                        result: ScheduledResult) -> None:
+        with self.db.transaction() as conn:
+            active = bulk_operations.tenants_with_active(conn, chunk, resolved.selection_hash)
+            todo = [t for t in chunk if t not in active]
+            created = bulk_operations.create_scheduled(conn, todo, resolved.selection_hash, correlation_id)
+            # a racing scheduler already holds the one-active-schedule slot of the tenants it did not create
+            created_tenants = {t for t, _ in created}
+            result.skipped.extend(sorted(active | (set(todo) - created_tenants)))
+            if not created:
+                return
+            locks.hold_dispatch_gate(conn, [op_id for _, op_id in created])
+            messages = [_run_message(op_id, tenant_id, None, resolved, "schedule", correlation_id)
+                        for tenant_id, op_id in created]
+            failed_idx = set(self.run_queue.send_batch(messages))
+            sent = [pair for i, pair in enumerate(created) if i not in failed_idx]
+            unsent = [pair for i, pair in enumerate(created) if i in failed_idx]
+            if unsent:
+                bulk_operations.delete_pending(conn, [op_id for _, op_id in unsent])
+            ops = {op_id: tenant_id for tenant_id, op_id in sent}
+            events = [NewAuditEvent(
+                tenant_id=tenant_id, actor=Actor.system(), action=AuditAction.DISPATCHED,
+                resource_type="bulk_operation_run", resource_id=str(op_id), status="success",
+                correlation_id=correlation_id,
+                metadata={"selection_hash": resolved.selection_hash, "selection": resolved.selection.model_dump(),
+                          "trigger": "schedule", "ignored_policy_types": resolved.ignored_policy_types},
+            ) for op_id, tenant_id in ops.items()]
+            audit_ids = audit.insert_many(conn, events)
+            bulk_operations.link_audit(conn, list(zip(ops, audit_ids, strict=True)))
+            result.dispatched.extend(tenant_id for tenant_id, _ in sent)
+            result.failed.extend(tenant_id for tenant_id, _ in unsent)

@@ -1,0 +1,95 @@
+"""Load the real Lambda handlers and build real-shaped events for them."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_function(name: str) -> ModuleType:
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"function_{name}_app", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "test-fn"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-fn"
+    aws_request_id: str = ""
+    remaining_ms: int = 900_000
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def claims_for(subject: str, email: str | None = None, name: str | None = None) -> dict[str, str]:
+    claims = {"sub": subject, "iss": "https://login.example/v2.0", "aud": "api://inventory-sync"}
+    if email:
+        claims["email"] = email
+    if name:
+        claims["name"] = name
+    return claims
+
+
+def http_event(method: str, path: str, *, body: Any = None, claims: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None, query: dict[str, str] | None = None,
+               raw_body: str | None = None, base64_body: bool = False) -> dict[str, Any]:
+    """An API Gateway HTTP API payload 2.0 event as the JWT authorizer passes it on."""
+    if raw_body is None and body is not None:
+        raw_body = json.dumps(body)
+    all_headers = {"content-type": "application/json", "host": "api.example"}
+    all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
+    if base64_body and raw_body is not None:
+        raw_body = base64.b64encode(raw_body.encode()).decode()
+    request_context: dict[str, Any] = {
+        "accountId": "123456789012", "apiId": "api", "domainName": "api.example", "domainPrefix": "api",
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                 "userAgent": "pytest"},
+        "requestId": f"req-{uuid.uuid4()}", "routeKey": "ANY /{proxy+}", "stage": "$default",
+        "time": "27/Nov/2026:00:00:00 +0000", "timeEpoch": 1795737600000,
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return {
+        "version": "2.0", "routeKey": "ANY /{proxy+}", "rawPath": path,
+        "rawQueryString": urlencode(query or {}), "headers": all_headers,
+        "queryStringParameters": query or None, "requestContext": request_context,
+        "pathParameters": {"proxy": path.lstrip("/")}, "body": raw_body, "isBase64Encoded": base64_body,
+    }
+
+
+def sqs_event(bodies: list[Any], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:RunQueue",
+              receive_count: int = 1) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": b if isinstance(b, str) else json.dumps(b),
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1795737600000",
+                       "SenderId": "x", "ApproximateFirstReceiveTimestamp": "1795737600000"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1"} for b in bodies]}
+
+
+def scheduled_envelope() -> dict[str, Any]:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-27T02:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/sync"], "detail": {}}
+
+
+def response_json(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]) if response.get("body") else None

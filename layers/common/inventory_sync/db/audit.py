@@ -75,8 +75,8 @@ def insert_many(conn: psycopg.Connection, events: list[NewAuditEvent]) -> list[i
     rows = conn.execute(
         "INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email, actor_name, action, resource_type,"
         " resource_id, status, metadata, correlation_id)"
-        " SELECT a, b, c, d, e, f, g, h, i, j, k FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
-        " %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::text[]) WITH ORDINALITY AS u"
+        " SELECT a, b, c, d, e, f, g, h, i, j, k FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[],"
+        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::text[]) WITH ORDINALITY AS u"
         "(a, b, c, d, e, f, g, h, i, j, k, ord) ORDER BY ord RETURNING id",
         [list(c) for c in columns],
     ).fetchall()

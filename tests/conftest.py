@@ -144,3 +144,53 @@ def stack(database_url: str, aws: dict[str, str]) -> dict[str, str]:
     """The database and the queues together: what the functions need."""
     return {"database_url": database_url, **aws}
 
+
+
+@pytest.fixture(scope="session")
+def graph_server():
+    """The Graph stand-in over real HTTP on loopback, shared by the session."""
+    from invsync_dev.graph_standin import GraphStandIn
+
+    server = GraphStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def graph(graph_server, monkeypatch: pytest.MonkeyPatch):
+    """The stand-in with faults cleared; the functions point at it for login and Graph."""
+    graph_server.clear_faults()
+    graph_server.latency_ms = 0
+    monkeypatch.setenv("GRAPH_BASE_URL", graph_server.base_url)
+    monkeypatch.setenv("GRAPH_AUTHORITY_HOST", graph_server.base_url)
+    monkeypatch.setenv("DEADLINE_MARGIN_SECONDS", "5")
+    yield graph_server
+    graph_server.clear_faults()
+
+
+@pytest.fixture
+def env(stack: dict[str, str], graph, db):
+    """Everything: database, queues, Graph stand-in; plus a demo tenant with its secret and an operator."""
+    import json
+    import uuid
+
+    import boto3
+
+    from tests.support import factories
+    from tests.support.pipeline import Pipeline
+
+    graph_tenant_id = f"tenant-{uuid.uuid4().hex[:12]}.onmicrosoft.com"
+    tenant = factories.tenant(db, "Contoso", graph_tenant_id=graph_tenant_id)
+    graph.add_tenant(graph_tenant_id, "client-app-id", "s3cr3t-value-for-tests")
+    boto3.client("secretsmanager").create_secret(
+        Name=f"inventory-sync/tenants/{tenant.id}",
+        SecretString=json.dumps({"client_secret": "s3cr3t-value-for-tests"}))
+    user = factories.member(db, tenant.id, "alice", "operator", email="alice@contoso.com", name="Alice")
+
+    class Env:
+        pass
+
+    e = Env()
+    e.tenant, e.user, e.graph, e.graph_tenant_id, e.db, e.queues = tenant, user, graph, graph_tenant_id, db, stack
+    e.pipeline = Pipeline(stack)
+    return e

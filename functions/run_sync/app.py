@@ -1,2 +1,45 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""run_sync function: RunQueue messages (SQS, BatchSize 1, partial batch failures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from inventory_sync import bootstrap
+from inventory_sync.domain.messages import RunMessage
+from inventory_sync.observability import logger, metrics, tracer
+from inventory_sync.services.sync import SyncService
+
+processor = BatchProcessor(event_type=EventType.SQS)
+_context: dict[str, LambdaContext] = {}
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        message = RunMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        # not retried: a malformed message never becomes valid; nothing is written
+        logger.error("malformed RunQueue message dropped", extra={"message_id": record.message_id,
+                                                                   "errors": exc.error_count()})
+        metrics.add_metric(name="MalformedMessages", unit="Count", value=1)
+        return
+    logger.append_keys(bulk_operation_run_id=message.bulk_operation_run_id, tenant_id=message.tenant_id)
+    logger.set_correlation_id(message.correlation_id)
+    container = bootstrap.container("run_sync", "finalize_queue_url")
+    context = _context["current"]
+    outcome = SyncService(bootstrap.sync_deps(container)).process(
+        message, lambda: context.get_remaining_time_in_millis() / 1000)
+    metrics.add_metric(name=f"Runs_{outcome.value}", unit="Count", value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _context["current"] = context
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

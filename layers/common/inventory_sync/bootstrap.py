@@ -52,3 +52,20 @@ def reset() -> None:
     for built in _containers.values():
         built.db.close()
     _containers.clear()
+
+
+def sync_deps(built: Container):
+    """What run_sync needs, built once per process (token cache and secret cache live here)."""
+    from inventory_sync.adapters.graph.credentials import CredentialStore
+    from inventory_sync.adapters.graph.token import TokenProvider
+    from inventory_sync.services.engine import EngineConfig
+    from inventory_sync.services.sync import SyncDeps
+
+    if not hasattr(built, "_sync_deps"):
+        s = built.settings
+        built._sync_deps = SyncDeps(  # type: ignore[attr-defined]
+            settings=s, db=built.db, registry=built.registry, finalize_queue=built.finalize_queue,
+            credentials=CredentialStore(s.tenant_secret_prefix),
+            tokens=TokenProvider(s.graph_authority_host, s.graph_base_url),
+            engine_config=EngineConfig(concurrency=s.sync_concurrency))
+    return built._sync_deps  # type: ignore[attr-defined]

@@ -51,3 +51,9 @@ def wait_dispatch_gate(conn: psycopg.Connection, bulk_id: int) -> None:
     """Wait until the transaction that dispatched `bulk_id` has ended, so its rows are visible
     (committed) or known never to exist (rolled back). The message is sent inside that transaction."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (dispatch_gate_key(bulk_id),))
+
+
+def attempt_key(bulk_operation_run_id: int) -> int:
+    """Held by the live attempt of a dispatch: a second delivery of the same message, and the
+    orphan sweep, can tell a live attempt from a dead one by it."""
+    return derive_key("attempt", bulk_operation_run_id)

@@ -1,0 +1,236 @@
+"""Graph requests with the retry rules of DESIGN §7.
+
+* 429/503/504: wait as ``Retry-After`` says (seconds or an HTTP date);
+* other 5xx and connection errors: exponential backoff with full jitter;
+* attempts and the total wait are bounded, and no wait may overrun the run's deadline;
+* a 429 anywhere slows every worker of the tenant (a shared ``ThrottleGate``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+from inventory_sync.adapters.graph import http
+from inventory_sync.adapters.graph.errors import DeadlineReached, GraphError, Stopped, classify
+from inventory_sync.domain.error_codes import ErrorCode
+
+RETRY_AFTER_STATUSES = frozenset({429, 503, 504})
+BATCH_LIMIT = 20
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_total_wait: float = 120.0
+    default_retry_after: float = 5.0
+
+
+class ThrottleGate:
+    """Tenant-wide: after a 429, nobody sends before `not_before`."""
+
+    def __init__(self) -> None:
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+
+    def push(self, seconds: float) -> None:
+        with self._lock:
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def delay(self) -> float:
+        with self._lock:
+            return max(0.0, self._not_before - time.monotonic())
+
+
+@dataclass
+class GraphStats:
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, value in deltas.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+def parse_retry_after(value: str | None, default: float) -> float:
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when.timestamp() - time.time())
+
+
+class GraphClient:
+    """Requests for one tenant during one run (the HTTP pool itself is shared by the process)."""
+
+    def __init__(self, base_url: str, get_token: Callable[[bool], str], *, policy: RetryPolicy | None = None,
+                 gate: ThrottleGate | None = None, deadline: Callable[[], float] | None = None,
+                 stop: threading.Event | None = None, api_version: str = "beta",
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self._get_token = get_token
+        self.policy = policy or RetryPolicy()
+        self.gate = gate or ThrottleGate()
+        self._deadline = deadline or (lambda: float("inf"))
+        self._stop = stop or threading.Event()
+        self.stats = GraphStats()
+        self._sleep = sleep
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{self.api_version}{path}"
+
+    def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if seconds >= self._deadline():
+            raise DeadlineReached()
+        self.stats.add(waited_seconds=seconds)
+        if self._sleep:
+            self._sleep(seconds)
+        elif self._stop.wait(seconds):
+            raise Stopped()
+
+    def request(self, method: str, url: str, body: Any = None) -> tuple[Any, str | None]:
+        """JSON request with retries; returns (parsed body, request-id) or raises GraphError."""
+        waited = 0.0
+        refreshed = False
+        last_error: GraphError | None = None
+        for attempt in range(1, self.policy.max_attempts + 1):
+            if self._stop.is_set():
+                raise Stopped()
+            self._wait(self.gate.delay())
+            headers = {"Authorization": f"Bearer {self._get_token(False)}", "Accept": "application/json"}
+            payload = None
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+                payload = json.dumps(body).encode()
+            self.stats.add(requests=1)
+            try:
+                response = http.request(method, url, headers=headers, body=payload)
+            except urllib3.exceptions.HTTPError as exc:
+                last_error = GraphError(ErrorCode.GRAPH_UNAVAILABLE, f"network error: {type(exc).__name__}")
+                delay = self._backoff(attempt)
+            else:
+                request_id = response.header("request-id") or response.header("client-request-id")
+                if 200 <= response.status < 300:
+                    try:
+                        return response.json(), request_id
+                    except ValueError:
+                        raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "response is not valid JSON",
+                                         response.status, request_id) from None
+                if response.status == 401 and not refreshed:
+                    refreshed = True  # token expired or revoked early: one fresh token, then give up
+                    self._get_token(True)
+                    continue
+                last_error = GraphError(classify(response.status), _graph_message(response), response.status,
+                                        request_id)
+                if response.status in RETRY_AFTER_STATUSES:
+                    delay = parse_retry_after(response.header("retry-after"), self.policy.default_retry_after)
+                    if response.status == 429:
+                        self.stats.add(throttled=1)
+                        self.gate.push(delay)
+                elif response.status >= 500:
+                    delay = self._backoff(attempt)
+                else:
+                    raise last_error
+            if attempt == self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
+                break
+            self.stats.add(retries=1)
+            waited += delay
+            self._wait(delay)
+        assert last_error is not None
+        raise last_error
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1)))
+
+    def iter_pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Each page's items, following @odata.nextLink exactly as given."""
+        url = self.url(path)
+        if params:
+            url = f"{url}?{urlencode(params, safe='$,', quote_via=quote)}"
+        yield from self._follow(url)
+
+    def batch_get(self, relative_urls: list[str]) -> dict[str, dict[str, Any]]:
+        """GET many relative URLs through JSON $batch (20 a request). Returns url → body; a failed
+        sub-request raises GraphError with its status. Collections are paged to the end."""
+        results: dict[str, dict[str, Any]] = {}
+        pending = list(relative_urls)
+        attempts: dict[str, int] = {}
+        while pending:
+            chunk, pending = pending[:BATCH_LIMIT], pending[BATCH_LIMIT:]
+            body, request_id = self.request("POST", self.url("/$batch"), {
+                "requests": [{"id": str(i), "method": "GET", "url": u} for i, u in enumerate(chunk)]})
+            responses = body.get("responses") if isinstance(body, dict) else None
+            if not isinstance(responses, list):
+                raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "$batch response has no responses", 200,
+                                 request_id)
+            retry_after = 0.0
+            for sub in responses:
+                try:
+                    target = chunk[int(sub["id"])]
+                    status = int(sub["status"])
+                except (KeyError, ValueError, IndexError, TypeError):
+                    raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "malformed $batch sub-response", 200,
+                                     request_id) from None
+                sub_body = sub.get("body") if isinstance(sub.get("body"), dict) else {}
+                if status in RETRY_AFTER_STATUSES and attempts.get(target, 0) < self.policy.max_attempts:
+                    attempts[target] = attempts.get(target, 0) + 1
+                    headers = {k.lower(): v for k, v in (sub.get("headers") or {}).items()}
+                    retry_after = max(retry_after, parse_retry_after(headers.get("retry-after"),
+                                                                     self.policy.default_retry_after))
+                    if status == 429:
+                        self.stats.add(throttled=1)
+                    pending.append(target)
+                    continue
+                if not 200 <= status < 300:
+                    raise GraphError(classify(status), f"$batch {target}: HTTP {status}", status, request_id)
+                values = sub_body.get("value")
+                next_link = sub_body.get("@odata.nextLink")
+                if isinstance(values, list) and isinstance(next_link, str):
+                    for page in self._follow(next_link):
+                        values.extend(page)
+                results[target] = sub_body
+            if retry_after:
+                self.gate.push(retry_after)
+                self._wait(retry_after)
+        return results
+
+    def _follow(self, url: str) -> Iterator[list[dict[str, Any]]]:
+        while url:
+            body, request_id = self.request("GET", url)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "page has no 'value' array", 200, request_id)
+            yield [item for item in body["value"] if isinstance(item, dict)]
+            next_link = body.get("@odata.nextLink")
+            url = next_link if isinstance(next_link, str) else ""
+
+
+def _graph_message(response: http.HttpResponse) -> str:
+    try:
+        error = response.json().get("error", {})
+        return f"HTTP {response.status} {str(error.get('code', ''))[:80]}: {str(error.get('message', ''))[:300]}"
+    except (ValueError, AttributeError):
+        return f"HTTP {response.status}"

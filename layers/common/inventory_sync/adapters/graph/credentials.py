@@ -1,0 +1,41 @@
+"""Tenant app credentials from Secrets Manager (``${TENANT_SECRET_PREFIX}${tenant_id}``), cached briefly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
+from inventory_sync.adapters.graph.errors import GraphError
+from inventory_sync.domain.error_codes import ErrorCode
+
+CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ClientSecretCredential:
+    client_secret: str = field(repr=False)  # never in reprs, logs or errors
+
+
+class CredentialStore:
+    def __init__(self, prefix: str, provider: parameters.SecretsProvider | None = None) -> None:
+        self.prefix = prefix
+        self._provider = provider
+
+    def _secrets(self) -> parameters.SecretsProvider:
+        if self._provider is None:
+            self._provider = parameters.SecretsProvider()
+        return self._provider
+
+    def get(self, tenant_id: int) -> ClientSecretCredential:
+        name = f"{self.prefix}{tenant_id}"
+        try:
+            value = self._secrets().get(name, transform="json", max_age=CACHE_SECONDS)
+        except TransformParameterError:
+            raise GraphError(ErrorCode.CREDENTIALS_MISSING, f"secret {name} is not valid JSON") from None
+        except GetParameterError:
+            raise GraphError(ErrorCode.CREDENTIALS_MISSING, f"secret {name} not found or not readable") from None
+        if not isinstance(value, dict) or not isinstance(value.get("client_secret"), str) or not value["client_secret"]:
+            raise GraphError(ErrorCode.CREDENTIALS_MISSING, f"secret {name} has no client_secret")
+        return ClientSecretCredential(value["client_secret"])

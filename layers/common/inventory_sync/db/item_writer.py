@@ -1,0 +1,119 @@
+"""The bulk write path of a sync: COPY a batch into session temp tables, then one set-based upsert.
+
+``items_upserted_count`` counts rows inserted or whose content changed (or that come back after
+being marked deleted); rows merely seen again only get ``last_seen_*`` refreshed. Links are
+replaced for changed rows only (their content hash covers the assignments).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from inventory_sync.domain.items import ItemRecord
+
+_SETUP = """
+CREATE TEMP TABLE IF NOT EXISTS sync_stage_items (
+    policy_type text NOT NULL, external_id text NOT NULL, display_name text, category text, platform text,
+    payload jsonb NOT NULL, content_hash char(64) NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sync_stage_links (
+    policy_type text NOT NULL, external_id text NOT NULL, link_type text NOT NULL, target_type text NOT NULL,
+    target_id text NOT NULL, properties jsonb NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (id bigint PRIMARY KEY) ON COMMIT DELETE ROWS;
+"""
+
+_UPSERT = """
+WITH staged AS (
+    SELECT DISTINCT ON (policy_type, external_id) * FROM sync_stage_items ORDER BY policy_type, external_id
+), changed AS (
+    INSERT INTO inventory_items AS i (tenant_id, policy_type, external_id, display_name, category, platform,
+                                      payload, content_hash, first_seen_at, last_seen_at, last_seen_run_id)
+    SELECT %(tenant)s, s.policy_type, s.external_id, s.display_name, s.category, s.platform, s.payload,
+           s.content_hash, now(), now(), %(run)s
+    FROM staged s
+    ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET
+        display_name = EXCLUDED.display_name, category = EXCLUDED.category, platform = EXCLUDED.platform,
+        payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash, last_seen_at = EXCLUDED.last_seen_at,
+        last_seen_run_id = EXCLUDED.last_seen_run_id, deleted_at = NULL
+    WHERE i.content_hash <> EXCLUDED.content_hash OR i.deleted_at IS NOT NULL
+    RETURNING i.id
+), remember AS (
+    INSERT INTO sync_changed_items (id) SELECT id FROM changed
+), seen AS (
+    UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s
+    FROM staged s
+    WHERE i.tenant_id = %(tenant)s AND i.policy_type = s.policy_type AND i.external_id = s.external_id
+      AND i.content_hash = s.content_hash AND i.deleted_at IS NULL
+      AND i.last_seen_run_id IS DISTINCT FROM %(run)s
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM staged)
+"""
+
+_LINKS = """
+WITH gone AS (
+    DELETE FROM inventory_links l USING sync_changed_items c WHERE l.item_id = c.id
+)
+INSERT INTO inventory_links (tenant_id, item_id, link_type, target_type, target_id, properties)
+SELECT DISTINCT ON (i.id, sl.link_type, sl.target_type, sl.target_id)
+       %(tenant)s, i.id, sl.link_type, sl.target_type, sl.target_id, sl.properties
+FROM sync_stage_links sl
+JOIN inventory_items i ON i.tenant_id = %(tenant)s AND i.policy_type = sl.policy_type
+                      AND i.external_id = sl.external_id
+JOIN sync_changed_items c ON c.id = i.id
+ON CONFLICT (item_id, link_type, target_type, target_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    observed: int
+    upserted: int
+
+
+def _ensure_tables(conn: psycopg.Connection) -> None:
+    conn.execute(_SETUP)
+    # several batches may share one transaction
+    conn.execute("TRUNCATE sync_stage_items, sync_stage_links, sync_changed_items")
+
+
+def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequence[ItemRecord]) -> WriteResult:
+    """Upsert one batch inside the caller's transaction."""
+    if not records:
+        return WriteResult(0, 0)
+    _ensure_tables(conn)
+    with conn.cursor() as cur:
+        with cur.copy("COPY sync_stage_items (policy_type, external_id, display_name, category, platform, payload,"
+                      " content_hash) FROM STDIN") as copy:
+            for r in records:
+                copy.write_row((r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                                json.dumps(r.payload, separators=(",", ":")), r.content_hash))
+        has_links = any(r.links for r in records)
+        if has_links:
+            with cur.copy("COPY sync_stage_links (policy_type, external_id, link_type, target_type, target_id,"
+                          " properties) FROM STDIN") as copy:
+                for r in records:
+                    for link in r.links:
+                        copy.write_row((r.policy_type, r.external_id, link.link_type, link.target_type,
+                                        link.target_id, json.dumps(link.properties)))
+        upserted, observed = cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}).fetchone()
+        if upserted:
+            cur.execute(_LINKS if has_links else
+                        "DELETE FROM inventory_links l USING sync_changed_items c WHERE l.item_id = c.id",
+                        {"tenant": tenant_id} if has_links else None)
+    return WriteResult(observed, upserted)
+
+
+def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int) -> int:
+    """After a complete listing of `policy_type`: whatever this run did not see is gone."""
+    cur = conn.execute(
+        "UPDATE inventory_items SET deleted_at = now() WHERE tenant_id = %s AND policy_type = %s"
+        " AND deleted_at IS NULL AND last_seen_run_id IS DISTINCT FROM %s",
+        (tenant_id, policy_type, run_id),
+    )
+    return cur.rowcount

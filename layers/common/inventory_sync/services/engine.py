@@ -1,0 +1,208 @@
+"""The sync engine: policy types read concurrently from Graph, written by one thread in batches.
+
+Workers (a bounded pool) stream pages into a bounded queue, so memory holds at most a few pages
+whatever the tenant's size. The writer (the calling thread) owns the database connection: it
+upserts batches, marks deletions for types listed completely, publishes progress every few
+seconds, and stops everything between pages on cancellation, deadline or a fatal error.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from inventory_sync.adapters.graph.client import GraphClient
+from inventory_sync.adapters.graph.errors import DeadlineReached, GraphError, Stopped
+from inventory_sync.adapters.graph.reader import read_pages
+from inventory_sync.db import item_writer
+from inventory_sync.db.connection import Database
+from inventory_sync.domain.error_codes import ErrorCode
+from inventory_sync.domain.items import InvalidItem, ItemRecord, to_record
+from inventory_sync.domain.registry import PolicyType
+
+FATAL_GRAPH_CODES = frozenset({ErrorCode.GRAPH_AUTH_FAILED})
+
+
+@dataclass
+class UnitOutcome:
+    complete: bool = False
+    error: GraphError | None = None
+    interrupted_by: ErrorCode | None = None  # deadline_exceeded | cancelled
+    observed: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    invalid: int = 0
+
+
+@dataclass
+class EngineResult:
+    units: dict[str, UnitOutcome]
+    cancelled: bool = False
+    deadline_hit: bool = False
+    fatal: GraphError | None = None
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "observed": sum(u.observed for u in self.units.values()),
+            "upserted": sum(u.upserted for u in self.units.values()),
+            "deleted": sum(u.deleted for u in self.units.values()),
+            "errors": sum(1 for u in self.units.values() if not u.complete),
+        }
+
+
+@dataclass
+class EngineConfig:
+    concurrency: int = 8
+    batch_rows: int = 1000
+    progress_interval: float = 2.0
+    queue_pages: int = 16
+
+
+@dataclass
+class _Progress:
+    total_units: int
+    done_units: int = 0
+    current: set[str] = field(default_factory=set)
+
+    def as_dict(self, totals: dict[str, int]) -> dict[str, Any]:
+        return {"types_total": self.total_units, "types_done": self.done_units,
+                "current_types": sorted(self.current), "items_seen": totals["observed"]}
+
+
+class SyncEngine:
+    def __init__(self, db: Database, client: GraphClient, config: EngineConfig,
+                 on_progress: Callable[[EngineResult, dict[str, Any]], None],
+                 is_cancelled: Callable[[], bool], deadline: Callable[[], float],
+                 stop: threading.Event) -> None:
+        self.db = db
+        self.client = client
+        self.config = config
+        self.on_progress = on_progress
+        self.is_cancelled = is_cancelled
+        self.deadline = deadline
+        self.stop = stop
+
+    def _worker(self, unit: PolicyType, include_dependencies: bool, out: queue.Queue) -> None:
+        def put(message: tuple) -> bool:
+            while True:
+                try:
+                    out.put(message, timeout=0.2)
+                    return True
+                except queue.Full:
+                    if self.stop.is_set() and message[0] == "page":
+                        return False
+
+        if self.stop.is_set():
+            put(("stopped", unit, None))
+            return
+        put(("started", unit, None))
+        try:
+            for page in read_pages(self.client, unit, include_dependencies):
+                if not put(("page", unit, page)) or self.stop.is_set():
+                    put(("stopped", unit, None))
+                    return
+        except GraphError as exc:
+            put(("error", unit, exc))
+            return
+        except DeadlineReached:
+            put(("deadline", unit, None))
+            return
+        except Stopped:
+            put(("stopped", unit, None))
+            return
+        except Exception as exc:  # noqa: BLE001 - a worker must always report back
+            put(("error", unit, GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, f"unexpected: {type(exc).__name__}")))
+            return
+        put(("done", unit, None))
+
+    def run(self, run_id: int, tenant_id: int, units: list[PolicyType], include_dependencies: bool) -> EngineResult:
+        result = EngineResult({u.key: UnitOutcome() for u in units})
+        progress = _Progress(len(units))
+        out: queue.Queue = queue.Queue(maxsize=self.config.queue_pages)
+        buffer: list[ItemRecord] = []
+        pending = {u.key for u in units}
+        last_tick = time.monotonic()
+
+        def flush() -> None:
+            if not buffer:
+                return
+            per_unit: dict[str, list[ItemRecord]] = {}
+            for record in buffer:
+                per_unit.setdefault(record.policy_type, []).append(record)
+            with self.db.transaction() as conn:
+                for key, records in per_unit.items():
+                    written = item_writer.write(conn, tenant_id, run_id, records)
+                    result.units[key].observed += written.observed
+                    result.units[key].upserted += written.upserted
+            buffer.clear()
+
+        def tick(force: bool = False) -> None:
+            nonlocal last_tick
+            if not force and time.monotonic() - last_tick < self.config.progress_interval:
+                return
+            last_tick = time.monotonic()
+            flush()
+            if not self.stop.is_set() and self.is_cancelled():
+                result.cancelled = True
+                self.stop.set()
+            self.on_progress(result, progress.as_dict(result.totals()))
+
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="graph") as pool:
+            for unit in units:
+                pool.submit(self._worker, unit, include_dependencies, out)
+            try:
+                while pending:
+                    if not self.stop.is_set() and self.deadline() <= 0:
+                        result.deadline_hit = True
+                        self.stop.set()
+                    try:
+                        kind, unit, payload = out.get(timeout=0.2)
+                    except queue.Empty:
+                        tick()
+                        continue
+                    outcome = result.units[unit.key]
+                    if kind == "started":
+                        progress.current.add(unit.key)
+                    elif kind == "page":
+                        for item in payload:
+                            try:
+                                buffer.append(to_record(unit, item))
+                            except InvalidItem:
+                                outcome.invalid += 1
+                        if len(buffer) >= self.config.batch_rows:
+                            flush()
+                    else:
+                        flush()
+                        pending.discard(unit.key)
+                        progress.current.discard(unit.key)
+                        progress.done_units += 1
+                        if kind == "done" and not outcome.invalid:
+                            outcome.complete = True
+                            with self.db.transaction() as conn:
+                                outcome.deleted = item_writer.mark_deleted(conn, tenant_id, unit.key, run_id)
+                        elif kind == "done":
+                            outcome.error = GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
+                                                       f"{outcome.invalid} object(s) without an id")
+                        elif kind == "error":
+                            outcome.error = payload
+                            if payload.code in FATAL_GRAPH_CODES:
+                                result.fatal = payload
+                                self.stop.set()
+                        elif kind == "deadline":
+                            outcome.interrupted_by = ErrorCode.DEADLINE_EXCEEDED
+                            result.deadline_hit = True
+                        else:  # stopped
+                            outcome.interrupted_by = (ErrorCode.CANCELLED if result.cancelled
+                                                      else ErrorCode.DEADLINE_EXCEEDED if result.deadline_hit
+                                                      else ErrorCode.GRAPH_AUTH_FAILED)
+                    tick()
+            finally:
+                self.stop.set()  # on any exit, let workers finish quickly
+        flush()
+        tick(force=True)
+        return result

@@ -1,0 +1,188 @@
+"""finalize: terminal audit event + bulk operation counters and status, exactly once (DESIGN §4, §6, §7).
+
+Exactly once is the database's job: the bulk operation row is locked (FOR UPDATE) while its
+outcome is written, only an active operation changes, and a unique index admits one terminal
+audit event per bulk operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import psycopg
+
+from inventory_sync.db import audit, bulk_operations, locks, runs, tenants
+from inventory_sync.db.audit import Actor, NewAuditEvent
+from inventory_sync.db.connection import Database
+from inventory_sync.db.rows import BulkOperation, Run
+from inventory_sync.domain.error_codes import ErrorCode
+from inventory_sync.domain.messages import FinalizeMessage, RunMessage
+from inventory_sync.domain.status import (
+    ABORTED,
+    BULK_TERMINAL,
+    FAILED_WITHOUT_RUN,
+    Outcome,
+    RunStatus,
+    outcome_for_run,
+)
+from inventory_sync.observability import logger
+
+
+class RetryLater(Exception):
+    """Not ready to finalize (the run is still running): let SQS deliver the message again."""
+
+
+class Result(StrEnum):
+    FINALIZED = "finalized"
+    ALREADY_FINAL = "already_final"
+    DROPPED = "dropped"
+
+
+def _actor(conn: psycopg.Connection, user_id: int | None) -> Actor:
+    if user_id is None:
+        return Actor.system()
+    user = tenants.get_user(conn, user_id)
+    return Actor("user", user_id, user.email if user else None, user.name if user else None)
+
+
+def _terminal_event(conn: psycopg.Connection, bulk: BulkOperation, run: Run | None, outcome: Outcome,
+                    error_codes: list[str], correlation_id: str | None) -> NewAuditEvent:
+    status = run.status if run else ("aborted" if outcome is ABORTED else "failed")
+    if outcome is ABORTED:
+        status = "aborted"
+    return NewAuditEvent(
+        tenant_id=bulk.tenant_id, actor=_actor(conn, bulk.user_id), action=outcome.audit_action,
+        resource_type="inventory_sync_run" if run else "bulk_operation_run",
+        resource_id=str(run.id if run else bulk.id), status=outcome.audit_status,
+        correlation_id=correlation_id or bulk.correlation_id,
+        metadata={"status": status, "counters": outcome.counters, "error_codes": error_codes,
+                  "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": run.id if run else None,
+                  "items_observed_count": run.items_observed_count if run else 0,
+                  "items_upserted_count": run.items_upserted_count if run else 0})
+
+
+def finalize_in(conn: psycopg.Connection, bulk_id: int, run_id: int | None = None) -> Result:
+    """Write the outcome of `bulk_id` inside the caller's transaction."""
+    bulk = bulk_operations.get(conn, bulk_id, for_update=True)
+    if bulk is None:
+        logger.warning("finalize for an unknown bulk operation dropped", extra={"bulk_operation_run_id": bulk_id})
+        return Result.DROPPED
+    run = runs.get_by_bulk_operation(conn, bulk_id)
+    if run_id is not None and (run is None or run.id != run_id):
+        logger.warning("finalize names a run of another bulk operation; dropped",
+                       extra={"bulk_operation_run_id": bulk_id, "inventory_sync_run_id": run_id})
+        return Result.DROPPED
+    if run is not None and run.status == RunStatus.RUNNING:
+        raise RetryLater(f"run {run.id} is still running")
+    if run is not None:
+        outcome = outcome_for_run(RunStatus(run.status), run.error_codes)
+        codes = list(run.error_codes)
+    elif bulk.status == "aborted":
+        outcome, codes = ABORTED, [ErrorCode.CANCELLED.value]
+    elif bulk.status in BULK_TERMINAL:
+        outcome, codes = FAILED_WITHOUT_RUN, []
+    else:
+        raise RetryLater(f"bulk operation {bulk_id} has no run yet")
+    changed = False
+    if bulk.status not in BULK_TERMINAL:
+        changed = bulk_operations.finish(conn, bulk.id, outcome.bulk_status, outcome.counters)
+    inserted = audit.insert_terminal(conn, _terminal_event(conn, bulk, run, outcome, codes, None))
+    return Result.FINALIZED if (changed or inserted) else Result.ALREADY_FINAL
+
+
+def fail_without_run(conn: psycopg.Connection, bulk: BulkOperation, code: ErrorCode, reason: str) -> Result:
+    """A dispatch that never produced a run (dead-lettered before starting, or stuck pending)."""
+    bulk_operations.finish(conn, bulk.id, FAILED_WITHOUT_RUN.bulk_status, FAILED_WITHOUT_RUN.counters)
+    audit.insert_terminal(conn, NewAuditEvent(
+        tenant_id=bulk.tenant_id, actor=_actor(conn, bulk.user_id), action=FAILED_WITHOUT_RUN.audit_action,
+        resource_type="bulk_operation_run", resource_id=str(bulk.id), status="failure",
+        correlation_id=bulk.correlation_id,
+        metadata={"status": "failed", "counters": FAILED_WITHOUT_RUN.counters, "error_codes": [code.value],
+                  "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": None, "reason": reason}))
+    return Result.FINALIZED
+
+
+@dataclass
+class SweepReport:
+    orphaned_runs: list[int] = field(default_factory=list)
+    live_runs: list[int] = field(default_factory=list)
+    stale_pending: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"orphaned_runs": self.orphaned_runs, "live_runs": len(self.live_runs),
+                "stale_pending": self.stale_pending}
+
+
+class FinalizeService:
+    def __init__(self, db: Database, lock_idle_timeout_ms: int, pending_timeout_seconds: int) -> None:
+        self.db = db
+        self.lock_idle_timeout_ms = lock_idle_timeout_ms
+        self.pending_timeout_seconds = pending_timeout_seconds
+
+    def finalize(self, message: FinalizeMessage) -> Result:
+        with self.db.transaction() as conn:
+            return finalize_in(conn, message.bulk_operation_run_id, message.inventory_sync_run_id)
+
+    def dead_letter(self, message: RunMessage) -> Result:
+        """A RunQueue body that exhausted its receives: fail its run (or bulk operation) with run_crashed."""
+        bulk_id = message.bulk_operation_run_id
+        with self.db.lock_session(idle_session_timeout_ms=self.lock_idle_timeout_ms) as lock:
+            if locks.is_held(lock, locks.attempt_key(bulk_id)):
+                raise RetryLater(f"an attempt of bulk operation {bulk_id} is still live")
+            with self.db.transaction() as conn:
+                bulk = bulk_operations.get(conn, bulk_id, for_update=True)
+                if bulk is None or bulk.tenant_id != message.tenant_id:
+                    logger.warning("dead-lettered message for no known dispatch; dropped",
+                                   extra={"bulk_operation_run_id": bulk_id})
+                    return Result.DROPPED
+                run = runs.get_by_bulk_operation(conn, bulk_id, for_update=True)
+                if run is not None and run.status == RunStatus.RUNNING:
+                    runs.finish(conn, run.id, status=RunStatus.FAILED, error_codes=[ErrorCode.RUN_CRASHED],
+                                error_context={"run_crashed": {"message": "the run message exhausted its"
+                                                               " deliveries (dead-lettered)"}})
+                elif run is None and bulk.status not in BULK_TERMINAL:
+                    return fail_without_run(conn, bulk, ErrorCode.RUN_CRASHED, "dead-lettered before a run started")
+                return finalize_in(conn, bulk_id)
+
+    def sweep(self) -> SweepReport:
+        """Fail runs whose attempt is gone (no session holds their attempt lock) and stale pending
+        operations; live runs are never touched. Safe to run concurrently with itself."""
+        report = SweepReport()
+        with self.db.transaction() as conn:
+            candidates = runs.running_ids(conn)
+            stale = bulk_operations.stale_pending(conn, self.pending_timeout_seconds)
+        with self.db.lock_session(idle_session_timeout_ms=self.lock_idle_timeout_ms) as lock:
+            for run_id, _tenant_id, _hash in candidates:
+                with self.db.transaction() as conn:
+                    run = runs.get(conn, run_id)
+                if run is None or run.status != RunStatus.RUNNING:
+                    continue
+                key = locks.attempt_key(run.bulk_operation_run_id)
+                if not locks.try_lock(lock, key):
+                    report.live_runs.append(run_id)
+                    continue
+                try:
+                    with self.db.transaction() as conn:
+                        if runs.finish(conn, run_id, status=RunStatus.FAILED, error_codes=[ErrorCode.RUN_ORPHANED],
+                                       error_context={"run_orphaned": {"message": "no live attempt holds the run"}}):
+                            finalize_in(conn, run.bulk_operation_run_id)
+                            report.orphaned_runs.append(run_id)
+                finally:
+                    locks.unlock(lock, key)
+            for bulk_id in stale:
+                key = locks.attempt_key(bulk_id)
+                if not locks.try_lock(lock, key):
+                    continue
+                try:
+                    with self.db.transaction() as conn:
+                        bulk = bulk_operations.get(conn, bulk_id, for_update=True)
+                        if (bulk and bulk.status == "pending"
+                                and runs.get_by_bulk_operation(conn, bulk_id) is None):
+                            fail_without_run(conn, bulk, ErrorCode.RUN_ORPHANED,
+                                             "pending longer than the configured age with no run")
+                            report.stale_pending.append(bulk_id)
+                finally:
+                    locks.unlock(lock, key)
+        return report

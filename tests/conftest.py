@@ -170,6 +170,16 @@ def graph(graph_server, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def env(stack: dict[str, str], graph, db):
+    return _make_env(stack, graph, db)
+
+
+@pytest.fixture
+def server_env(database_url: str, moto_server: dict[str, str], graph, db):
+    """Like `env`, with moto as a server so worker subprocesses share the queues and secrets."""
+    return _make_env({"database_url": database_url, **moto_server}, graph, db)
+
+
+def _make_env(stack: dict[str, str], graph, db):
     """Everything: database, queues, Graph stand-in; plus a demo tenant with its secret and an operator."""
     import json
     import uuid
@@ -194,3 +204,28 @@ def env(stack: dict[str, str], graph, db):
     e.tenant, e.user, e.graph, e.graph_tenant_id, e.db, e.queues = tenant, user, graph, graph_tenant_id, db, stack
     e.pipeline = Pipeline(stack)
     return e
+
+
+@pytest.fixture
+def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch):
+    """moto as a real server on loopback, for tests where another process must reach the queues."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from inventory_sync import bootstrap
+    from invsync_dev.embedded_pg import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="RunDLQ")["QueueUrl"]
+    run_q = sqs.create_queue(QueueName="RunQueue")["QueueUrl"]
+    fin_q = sqs.create_queue(QueueName="FinalizeQueue")["QueueUrl"]
+    monkeypatch.setenv("RUN_QUEUE_URL", run_q)
+    monkeypatch.setenv("FINALIZE_QUEUE_URL", fin_q)
+    bootstrap.reset()
+    yield {"run": run_q, "finalize": fin_q, "dlq": dlq, "endpoint": f"http://127.0.0.1:{port}"}
+    bootstrap.reset()
+    server.stop()

@@ -98,6 +98,7 @@ class GraphStandIn:
         self.latency_ms = latency_ms
         self.token_lifetime = 3600
         self.stats: dict[str, int] = {}
+        self.seen: dict[str, str] = {}  # last Host headers and token scope, for configuration tests
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -276,6 +277,9 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
         def _token(self, graph_tenant_id: str, body: bytes) -> None:
             standin._bump("token_requests")
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            with standin.lock:
+                standin.seen["token_host"] = self.headers.get("Host", "")
+                standin.seen["token_scope"] = form.get("scope", "")
             fault = standin.token_fault
             if fault and fault.take():
                 return self._send(fault.status, {"error": "temporarily_unavailable"})
@@ -328,6 +332,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
         def _get(self, tenant: StandInTenant, path: str, query: dict[str, list[str]]
                  ) -> tuple[int, Any, dict[str, str], bytes | None]:
             standin._bump("graph_requests")
+            with standin.lock:
+                standin.seen["graph_host"] = self.headers.get("Host", "")
             if standin.latency_ms:
                 time.sleep(standin.latency_ms / 1000)
             version, _, rest = path.lstrip("/").partition("/")

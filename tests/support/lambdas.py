@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,11 @@ class FakeContext:
 
     def __post_init__(self) -> None:
         self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+        self._started = time.monotonic()
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+        """Counts down like Lambda's."""
+        return int(self.remaining_ms - (time.monotonic() - self._started) * 1000)
 
 
 def claims_for(subject: str, email: str | None = None, name: str | None = None) -> dict[str, str]:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     lock_idle_session_timeout_ms: int = Field(default=60_000, ge=5_000)
     deadline_margin_seconds: float = Field(default=30.0, ge=0)
     pending_timeout_seconds: int = Field(default=3_600, ge=60)
+    graph_max_attempts: int = Field(default=6, ge=1, le=20)
+    graph_retry_base_seconds: float = Field(default=0.5, ge=0.0, le=30.0)
 
     @field_validator("enabled_policy_types", "disabled_policy_types", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from inventory_sync.adapters.graph.client import GraphClient, ThrottleGate
+from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy, ThrottleGate
 from inventory_sync.adapters.graph.credentials import CredentialStore
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.token import TokenProvider
@@ -189,7 +189,9 @@ class SyncService:
         def deadline() -> float:
             return remaining_seconds() - settings.deadline_margin_seconds
 
-        client = GraphClient(settings.graph_base_url, get_token, gate=ThrottleGate(), deadline=deadline, stop=stop)
+        policy = RetryPolicy(max_attempts=settings.graph_max_attempts, base_delay=settings.graph_retry_base_seconds)
+        client = GraphClient(settings.graph_base_url, get_token, policy=policy, gate=ThrottleGate(), deadline=deadline,
+                             stop=stop)
         started = time.monotonic()
 
         def on_progress(result: EngineResult, progress: dict[str, Any]) -> None:

@@ -98,6 +98,7 @@ class GraphStandIn:
         self.latency_ms = latency_ms
         self.token_lifetime = 3600
         self.stats: dict[str, int] = {}
+        self.issued_tokens: list[str] = []  # every token ever issued (secret-scan tests look for them)
         self.seen: dict[str, str] = {}  # last Host headers and token scope, for configuration tests
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -295,6 +296,7 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             token = secrets.token_urlsafe(32)
             with standin.lock:
                 standin.tokens[token] = (graph_tenant_id, time.time() + standin.token_lifetime)
+                standin.issued_tokens.append(token)
             self._send(200, {"token_type": "Bearer", "expires_in": standin.token_lifetime, "access_token": token})
 
         def _auth(self) -> StandInTenant | None:

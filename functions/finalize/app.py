@@ -15,7 +15,7 @@ from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEve
 from inventory_sync.observability import logger, metrics, tracer
 from inventory_sync.services.finalize import FinalizeService
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _service() -> FinalizeService:

@@ -14,7 +14,7 @@ from inventory_sync.domain.messages import RunMessage
 from inventory_sync.observability import logger, metrics, tracer
 from inventory_sync.services.sync import SyncService
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _context: dict[str, LambdaContext] = {}
 
 

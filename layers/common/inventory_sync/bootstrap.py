@@ -33,7 +33,7 @@ def build(*required: str, application_name: str = "invsync") -> Container:
     except UnknownPolicyTypes as exc:
         raise ConfigError(f"ENABLED_POLICY_TYPES/DISABLED_POLICY_TYPES: {exc}") from None
     db = Database(settings.database_conninfo(), statement_timeout_ms=settings.db_statement_timeout_ms,
-                  application_name=application_name)
+                  application_name=application_name, connect_timeout=settings.db_connect_timeout_seconds)
     return Container(settings, db, registry)
 
 

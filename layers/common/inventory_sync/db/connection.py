@@ -37,7 +37,7 @@ class Database:
     """The service's transactional connection (one per process), with statement timeouts."""
 
     def __init__(self, conninfo: str, *, statement_timeout_ms: int = 30_000, application_name: str = "invsync",
-                 max_size: int = 1) -> None:
+                 max_size: int = 1, connect_timeout: float = 10.0) -> None:
         self.conninfo = conninfo
         self._application_name = application_name
         self._pooled = _with_options(
@@ -54,7 +54,7 @@ class Database:
             open=False,
             check=ConnectionPool.check_connection,
             name=application_name,
-            timeout=30,
+            timeout=connect_timeout,
         )
         self._open_lock = threading.Lock()
         self._opened = False

@@ -18,7 +18,7 @@ test: $(STAMP)
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest
 
 demo: $(STAMP)
-	$(VENV)/bin/invsync local db
+	$(VENV)/bin/invsync demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

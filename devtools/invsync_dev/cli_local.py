@@ -1,40 +1,123 @@
-"""``invsync local …`` and ``invsync demo``: the whole service on this machine."""
+"""``invsync local …``, ``invsync demo`` and the operator commands (sync, runs, audit)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
+import sys
+import threading
 
 from inventory_sync.db import migrate as migrations
+from invsync_dev.console import audit_trail, table, wait_for
 from invsync_dev.embedded_pg import EmbeddedPostgres
 
 
-def start_database(data_dir, port: int = 5433) -> tuple[EmbeddedPostgres | None, str]:
-    """DATABASE_URL when set, else the embedded server under the project's data folder."""
-    if os.environ.get("DATABASE_URL"):
-        return None, os.environ["DATABASE_URL"]
-    server = EmbeddedPostgres(data_dir / "postgres", port=port).start()
-    return server, server.url
+def _data_dir():
+    from invsync_dev.cli import DATA_DIR
+
+    return DATA_DIR
 
 
 def cmd_local_db(args: argparse.Namespace) -> int:
-    from invsync_dev.cli import DATA_DIR
+    if os.environ.get("DATABASE_URL"):
+        server, url = None, os.environ["DATABASE_URL"]
+    else:
+        server = EmbeddedPostgres(_data_dir() / "postgres", port=args.port)
+        started = not server.running()
+        if started:
+            server.start()
+        url = server.url
+    applied = migrations.migrate(url)
+    state = migrations.status(url)
+    print(f"PostgreSQL ready at {url}: {len(applied)} migration(s) applied now, {len(state.applied)} in all")
+    if server and args.foreground:
+        print("Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+        server.stop()
+    return 0
 
-    server, url = start_database(DATA_DIR, args.port)
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    from invsync_dev.local_stack import LocalStack
+
+    stack = LocalStack(_data_dir(), api_port=args.api_port, pg_port=args.pg_port, graph_port=args.graph_port,
+                       aws_port=args.aws_port, run_workers=args.workers, sweep_every=args.sweep_every,
+                       schedule_every=args.schedule_every)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stack.start()
     try:
-        applied = migrations.migrate(url)
-        print(f"PostgreSQL ready at {url} ({len(applied)} migration(s) applied now)")
-        state = migrations.status(url)
-        print(f"schema: {len(state.applied)} applied, {len(state.pending)} pending")
-        if args.foreground and server:
-            print("Ctrl-C stops it")
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
+        demo = stack.ensure_demo()
+        print("Inventory Sync — local stack is up\n")
+        print(stack.describe(demo))
+        print("\nCtrl-C stops everything.", flush=True)
+        stopping.wait()
     finally:
-        if server and (args.foreground or not args.keep):
-            server.stop()
+        print("stopping…", flush=True)
+        stack.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the demo prints its own story
+    from invsync_dev.demo import run_demo
+
+    return run_demo(_data_dir(), api_port=args.api_port)
+
+
+# -- operator commands against any deployment ------------------------------------------------
+def _api(args: argparse.Namespace):
+    from invsync_dev.demo import ApiClient
+
+    if not args.token:
+        raise SystemExit("invsync: a bearer token is needed (--token or INVSYNC_TOKEN)")
+    return ApiClient(args.api_url, args.token)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    api = _api(args)
+    body: dict[str, object] = {}
+    if args.policy_type:
+        body["policy_types"] = args.policy_type
+    if args.category:
+        body["categories"] = args.category
+    dispatched = api.call("POST", f"/tenants/{args.tenant}/inventory-syncs", body, expect=(202,))
+    op = dispatched["bulk_operation_run"]
+    print(f"dispatched bulk operation {op['id']} ({len(dispatched['selection']['policy_types'])} policy types)")
+    for ignored in dispatched["ignored_policy_types"]:
+        print(f"  ignored (disabled here): {ignored}")
+    if not args.wait:
+        return 0
+    final = wait_for(lambda: api.call("GET", f"/bulk-operations/{op['id']}"))
+    run = final.get("run") or {}
+    print(f"{final['status']}: run {run.get('id')} {run.get('status')}, {run.get('items_observed_count')} items seen,"
+          f" {run.get('items_upserted_count')} upserted, error codes {run.get('error_codes') or '-'}")
+    for key, detail in sorted(((run.get("error_context") or {}).get("types") or {}).items()):
+        hint = f" — grant the app {detail['permission']}" if detail.get("permission") else ""
+        print(f"  {key}: {detail.get('code')}{hint}")
+    return 0 if final["status"] in ("completed", "completed_with_errors") else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    page = _api(args).call("GET", f"/tenants/{args.tenant}/inventory-syncs?limit={args.limit}")
+    rows = [[r["id"], r["status"], r["started_at"][:19], r["items_observed_count"], r["items_upserted_count"],
+             ",".join(r["error_codes"]) or "-"] for r in page["items"]]
+    print(table(["run", "status", "started", "observed", "upserted", "error codes"], rows))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    page = _api(args).call("GET", f"/tenants/{args.tenant}/audit-logs?limit={args.limit}")
+    if args.json:
+        print(json.dumps(page["items"], indent=2))
+    else:
+        print(audit_trail(page["items"]))
     return 0
 
 
@@ -43,6 +126,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="local_command", required=True)
     p = local.add_parser("db", help="start the embedded PostgreSQL (data in .data/) and migrate it")
     p.add_argument("--port", type=int, default=5433)
-    p.add_argument("--foreground", action="store_true", help="keep running until Ctrl-C")
-    p.add_argument("--keep", action="store_true", help="leave the server running on exit")
+    p.add_argument("--foreground", action="store_true", help="keep it running until Ctrl-C")
     p.set_defaults(func=cmd_local_db)
+
+    p = local.add_parser("up", help="PostgreSQL, AWS emulator, Graph stand-in, HTTP API and pollers")
+    p.add_argument("--api-port", type=int, default=3000)
+    p.add_argument("--pg-port", type=int, default=5433)
+    p.add_argument("--graph-port", type=int, default=0)
+    p.add_argument("--aws-port", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="concurrent run_sync pollers")
+    p.add_argument("--sweep-every", type=float, default=60.0, help="seconds between orphan sweeps")
+    p.add_argument("--schedule-every", type=float, default=None, help="seconds between scheduled full syncs")
+    p.set_defaults(func=cmd_local_up)
+
+    p = sub.add_parser("demo", help="the local stack, a full sync end to end, then a partial one")
+    p.add_argument("--api-port", type=int, default=0, help="0 = any free port")
+    p.set_defaults(func=cmd_demo)
+
+    for name, func, text in (("sync", cmd_sync, "dispatch a sync of a tenant"),
+                             ("runs", cmd_runs, "a tenant's sync runs"),
+                             ("audit", cmd_audit, "a tenant's audit trail")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--tenant", type=int, required=True)
+        p.add_argument("--api-url", default=os.environ.get("INVSYNC_API_URL", "http://127.0.0.1:3000"))
+        p.add_argument("--token", default=os.environ.get("INVSYNC_TOKEN"))
+        p.set_defaults(func=func)
+        if name == "sync":
+            p.add_argument("--wait", action="store_true", help="follow progress until the end")
+            p.add_argument("--policy-type", action="append", help="repeatable; default: full inventory")
+            p.add_argument("--category", action="append", help="repeatable")
+        else:
+            p.add_argument("--limit", type=int, default=50)
+        if name == "audit":
+            p.add_argument("--json", action="store_true")
+
+
+__all__ = ["register", "sys"]

@@ -91,6 +91,13 @@ class EmbeddedPostgres:
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
+    def running(self) -> bool:
+        if not self.initialised():
+            return False
+        result = subprocess.run(self._cmd("pg_ctl", "-D", str(self.data_dir), "status"), capture_output=True,
+                                text=True, check=False)
+        return result.returncode == 0
+
     def start(self) -> EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._chown(self.data_dir)

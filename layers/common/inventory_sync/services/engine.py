@@ -152,6 +152,7 @@ class SyncEngine:
                 self.stop.set()
             self.on_progress(result, progress.as_dict(result.totals()))
 
+        self.on_progress(result, progress.as_dict(result.totals()))  # visible at once: 0/N types
         with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="graph") as pool:
             for unit in units:
                 pool.submit(self._worker, unit, include_dependencies, out)

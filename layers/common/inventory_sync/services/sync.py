@@ -208,7 +208,9 @@ class SyncService:
         result = engine.run(run.id, tenant.id, units, message.selection.include_dependencies)
         status, codes, context = summarise(result)
         totals = result.totals()
-        progress = {"types_total": len(units), "types_done": sum(1 for u in result.units.values() if u.complete),
+        progress = {"types_total": len(units),
+                    "types_done": sum(1 for u in result.units.values() if u.complete or u.error is not None),
+                    "types_failed": sum(1 for u in result.units.values() if u.error is not None),
                     "current_types": [], "items_seen": totals["observed"],
                     "duration_seconds": round(time.monotonic() - started, 3),
                     "graph_requests": client.stats.requests, "graph_throttled": client.stats.throttled}

@@ -1,0 +1,86 @@
+"""Terminal output shared by the demo and the operator CLI: progress bar, tables, audit trail."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from inventory_sync.domain.registry import BY_KEY
+
+TERMINAL = {"completed", "completed_with_errors", "failed", "aborted"}
+
+
+def progress_line(op: dict[str, Any], width: int = 30) -> str:
+    run = op.get("run") or {}
+    progress = run.get("progress") or {}
+    total = progress.get("types_total") or 0
+    done = progress.get("types_done") or 0
+    filled = int(width * done / total) if total else (width if op["status"] in TERMINAL else 0)
+    bar = "#" * filled + "-" * (width - filled)
+    items = progress.get("items_seen", run.get("items_observed_count", 0))
+    return f"[{bar}] {done}/{total} types · {items} items · {op['status']}"
+
+
+def wait_for(get_op: Callable[[], dict[str, Any]], timeout: float = 600, out=sys.stdout) -> dict[str, Any]:
+    """Poll the bulk operation, drawing a live progress bar, until it is terminal."""
+    deadline = time.monotonic() + timeout
+    op = get_op()
+    while True:
+        line = progress_line(op)
+        if out.isatty():
+            out.write("\r" + line)
+        else:
+            out.write(line + "\n")
+        out.flush()
+        if op["status"] in TERMINAL or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+        op = get_op()
+    if out.isatty():
+        out.write("\n")
+    return op
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([line, sep, *body])
+
+
+def summary(op: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    run = op.get("run") or {}
+    by_type: dict[tuple[str, str], int] = defaultdict(int)
+    for item in items:
+        by_type[(item.get("category") or "?", item["policy_type"])] += 1
+    rows = [[cat, ptype, n] for (cat, ptype), n in sorted(by_type.items())]
+    lines = [
+        f"Bulk operation {op['id']}: {op['status']}  (processed {op['processed_items']}/{op['total_items']}, "
+        f"succeeded {op['succeeded']}, failed {op['failed']}, skipped {op['skipped']})",
+        f"Run {run.get('id')}: {run.get('status')}  observed {run.get('items_observed_count')}, "
+        f"upserted {run.get('items_upserted_count')}, deleted {run.get('items_deleted_count')}, "
+        f"errors {run.get('errors_count')}, error codes {run.get('error_codes') or '-'}",
+        "",
+        table(["category", "policy type", "items"], rows),
+        f"{len(items)} items in the inventory",
+    ]
+    context = run.get("error_context") or {}
+    for key, detail in sorted((context.get("types") or {}).items()):
+        hint = f" — grant {detail['permission']}" if detail.get("permission") else ""
+        lines.append(f"! {key}: {detail.get('code')} (HTTP {detail.get('status')}){hint}")
+    return "\n".join(lines)
+
+
+def audit_trail(events: list[dict[str, Any]]) -> str:
+    rows = [[e["recorded_at"][:19], e["action"], f"{e['resource_type']}:{e['resource_id']}",
+             e.get("actor_email") or e["actor_type"], e["status"]] for e in sorted(events, key=lambda e: e["id"])]
+    return table(["recorded at", "action", "resource", "actor", "status"], rows)
+
+
+def permission_of(key: str) -> str:
+    return BY_KEY[key].permission if key in BY_KEY else "?"

@@ -1,0 +1,230 @@
+"""The whole service on this machine, no Docker, no cloud account (DESIGN §9):
+embedded PostgreSQL (unless DATABASE_URL), moto as an AWS emulator (SQS + Secrets Manager),
+the Graph stand-in with a demo tenant, the HTTP API on 127.0.0.1, and pollers feeding the
+real handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from inventory_sync import bootstrap
+from inventory_sync.db import migrate as migrations
+from inventory_sync.db import tenants
+from invsync_dev.dev_jwt import DevSigner
+from invsync_dev.embedded_pg import EmbeddedPostgres, free_port
+from invsync_dev.graph_standin import GraphStandIn, demo_counts
+from invsync_dev.http_api import LocalHttpApi
+from invsync_dev.pollers import QueuePoller, Timer
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+DEMO_GRAPH_TENANT = "contoso-demo.onmicrosoft.com"
+DEMO_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+DEMO_SUBJECT = "demo-operator"
+RUN_VISIBILITY_SECONDS = 300  # > a local sync; the template uses 6 x the function timeout
+
+
+@dataclass
+class Demo:
+    tenant_id: int
+    token: str
+    subject: str = DEMO_SUBJECT
+
+
+class LambdaContext:
+    """What the handlers read from Lambda's context, with a run_sync-like 15 minute budget."""
+
+    def __init__(self, name: str, timeout_ms: int = 900_000) -> None:
+        import time
+
+        self.function_name = name
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_function(name: str) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"local_{name}_app", ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LocalStack:
+    def __init__(self, data_dir: Path, *, api_port: int = 3000, pg_port: int = 5433, graph_port: int = 0,
+                 aws_port: int = 0, run_workers: int = 2, sweep_every: float = 60.0,
+                 schedule_every: float | None = None, host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir)
+        self.api_port, self.pg_port, self.graph_port, self.aws_port = api_port, pg_port, graph_port, aws_port
+        self.run_workers, self.sweep_every, self.schedule_every = run_workers, sweep_every, schedule_every
+        self.host = host
+        self.stop_event = threading.Event()
+        self.pg: EmbeddedPostgres | None = None
+        self._pg_started_here = False
+        self.moto: Any = None
+        self.graph: GraphStandIn | None = None
+        self.api: LocalHttpApi | None = None
+        self.threads: list[threading.Thread] = []
+        self.env: dict[str, str] = {}
+        self.signer = DevSigner(self.data_dir / "dev-jwt-key.pem")
+
+    # -- start/stop ----------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            self.pg = EmbeddedPostgres(self.data_dir / "postgres", port=self.pg_port, host=self.host)
+            if not self.pg.running():
+                self.pg.start()
+                self._pg_started_here = True
+            database_url = self.pg.url
+        migrations.migrate(database_url)
+
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
+
+        self.aws_port = self.aws_port or free_port()
+        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self.moto.start()
+        endpoint = f"http://{self.host}:{self.aws_port}"
+        self.graph = GraphStandIn(self.host, self.graph_port).start()
+        self.graph.add_tenant(DEMO_GRAPH_TENANT, DEMO_CLIENT_ID, "local-demo-client-secret", demo_counts())
+
+        self.env = {
+            "DATABASE_URL": database_url, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "GRAPH_BASE_URL": self.graph.base_url, "GRAPH_AUTHORITY_HOST": self.graph.base_url,
+            "TENANT_SECRET_PREFIX": "inventory-sync/tenants/", "POWERTOOLS_SERVICE_NAME": "inventory-sync",
+            "POWERTOOLS_METRICS_NAMESPACE": "InventorySync", "POWERTOOLS_LOG_LEVEL": os.environ.get(
+                "POWERTOOLS_LOG_LEVEL", "WARNING"), "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        os.environ.update(self.env)
+        self.queues = self._create_queues()
+        os.environ["RUN_QUEUE_URL"] = self.env["RUN_QUEUE_URL"] = self.queues["RunQueue"]
+        os.environ["FINALIZE_QUEUE_URL"] = self.env["FINALIZE_QUEUE_URL"] = self.queues["FinalizeQueue"]
+        bootstrap.reset()
+
+        self.dispatch = load_function("dispatch")
+        self.run_sync = load_function("run_sync")
+        self.finalize = load_function("finalize")
+        self.api = LocalHttpApi(self.dispatch.lambda_handler, self.signer, lambda: LambdaContext("dispatch", 60_000),
+                                host=self.host, port=self.api_port).start()
+        self._start_pollers()
+        return self
+
+    def _create_queues(self) -> dict[str, str]:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        urls: dict[str, str] = {}
+        for name in ("RunDLQ", "FinalizeDLQ"):
+            urls[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arns = {n: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                for n, u in urls.items()}
+        urls["RunQueue"] = sqs.create_queue(QueueName="RunQueue", Attributes={
+            "VisibilityTimeout": str(RUN_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arns["RunDLQ"], "maxReceiveCount": "3"})})["QueueUrl"]
+        urls["FinalizeQueue"] = sqs.create_queue(QueueName="FinalizeQueue", Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arns["FinalizeDLQ"], "maxReceiveCount": "20"})}
+        )["QueueUrl"]
+        return urls
+
+    def _arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+
+    def _start_pollers(self) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        stop = self.stop_event
+        for i in range(self.run_workers):
+            self.threads.append(QueuePoller(sqs, self.queues["RunQueue"], self._arn("RunQueue"),
+                                            self.run_sync.lambda_handler, lambda: LambdaContext("run_sync"), stop,
+                                            batch_size=1, name=f"run_sync-{i}"))
+        self.threads.append(QueuePoller(sqs, self.queues["FinalizeQueue"], self._arn("FinalizeQueue"),
+                                        self.finalize.lambda_handler, lambda: LambdaContext("finalize", 60_000), stop,
+                                        batch_size=10, name="finalize"))
+        self.threads.append(QueuePoller(sqs, self.queues["RunDLQ"], self._arn("RunDLQ"), self.finalize.lambda_handler,
+                                        lambda: LambdaContext("finalize", 60_000), stop, batch_size=10,
+                                        name="finalize-dlq"))
+        self.threads.append(Timer(self.sweep_every, lambda: self.finalize.lambda_handler(
+            {"kind": "sweep"}, LambdaContext("finalize", 60_000)), stop, "sweep"))
+        if self.schedule_every:
+            self.threads.append(Timer(self.schedule_every, lambda: self.dispatch.lambda_handler(
+                {"kind": "scheduled_inventory_sync", "selection": {}}, LambdaContext("dispatch", 60_000)), stop,
+                "schedule"))
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        if self.api:
+            self.api.stop()
+        bootstrap.reset()
+        if self.graph:
+            self.graph.stop()
+        if self.moto:
+            self.moto.stop()
+        if self.pg and self._pg_started_here:
+            self.pg.stop()
+
+    # -- demo data -----------------------------------------------------------------------
+    def ensure_demo(self) -> Demo:
+        """The demo tenant, its credential in the emulator's Secrets Manager, and its owner (idempotent)."""
+        import boto3
+
+        with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
+            row = conn.execute("SELECT id FROM tenants WHERE graph_tenant_id = %s ORDER BY id LIMIT 1",
+                               (DEMO_GRAPH_TENANT,)).fetchone()
+            tenant_id = row[0] if row else tenants.create(
+                conn, name="Contoso (demo)", graph_tenant_id=DEMO_GRAPH_TENANT, graph_client_id=DEMO_CLIENT_ID).id
+            user = tenants.upsert_user(conn, subject=DEMO_SUBJECT, email="operator@contoso-demo.example",
+                                       name="Demo Operator")
+            tenants.set_membership(conn, tenant_id, user.id, "owner")
+        secrets = boto3.client("secretsmanager")
+        name = f"{self.env['TENANT_SECRET_PREFIX']}{tenant_id}"
+        value = json.dumps({"client_secret": "local-demo-client-secret"})
+        try:
+            secrets.create_secret(Name=name, SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=name, SecretString=value)
+        return Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator"))
+
+    def describe(self, demo: Demo) -> str:
+        return "\n".join([
+            f"HTTP API        {self.api.url if self.api else '-'}  (JWT verified locally; RS256 dev key in "
+            f"{self.data_dir / 'dev-jwt-key.pem'})",
+            f"PostgreSQL      {self.env['DATABASE_URL']}",
+            f"AWS emulator    {self.env['AWS_ENDPOINT_URL']}  (SQS: RunQueue, FinalizeQueue, RunDLQ; Secrets Manager)",
+            f"Graph stand-in  {self.env['GRAPH_BASE_URL']}  (demo tenant {DEMO_GRAPH_TENANT})",
+            f"Demo tenant id  {demo.tenant_id}",
+            f"Token           {demo.token}",
+            "",
+            f'Try:  curl -s -X POST -H "Authorization: Bearer $TOKEN" {self.api.url if self.api else ""}'
+            f"/tenants/{demo.tenant_id}/inventory-syncs",
+        ])

@@ -1,0 +1,95 @@
+"""Writes events/*.json (one ready event per function and trigger) and env.json for `sam local invoke`.
+
+Regenerate with `python -m invsync_dev.sample_events`; a test checks the committed files still match.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from inventory_sync.domain.registry import filter_runtime
+from inventory_sync.domain.selection import SelectionRequest, normalise
+
+ROOT = Path(__file__).resolve().parents[2]
+TENANT_ID = 1
+BULK_ID = 1
+CLAIMS = {"sub": "demo-operator", "email": "operator@contoso-demo.example", "name": "Demo Operator",
+          "iss": "https://invsync.local/dev", "aud": "api://inventory-sync-local"}
+
+
+def _api(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    return {
+        "version": "2.0", "routeKey": "ANY /{proxy+}", "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "localhost:3000"},
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "sam-local"},
+            "requestId": "sample-request-1", "routeKey": "ANY /{proxy+}", "stage": "$default",
+            "time": "27/Nov/2026:02:00:00 +0000", "timeEpoch": 1795744800000,
+            "authorizer": {"jwt": {"claims": CLAIMS, "scopes": None}},
+        },
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
+    }
+
+
+def _sqs(body: dict[str, Any], queue: str) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": f"sample-{queue.lower()}-1", "receiptHandle": "sample", "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795744800000", "SenderId": "sample",
+                       "ApproximateFirstReceiveTimestamp": "1795744800000"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{queue}", "awsRegion": "us-east-1"}]}
+
+
+def run_message() -> dict[str, Any]:
+    resolved = normalise(SelectionRequest(policy_types=["deviceConfiguration", "mobileApp"]), filter_runtime())
+    return {"version": 1, "bulk_operation_run_id": BULK_ID, "tenant_id": TENANT_ID, "user_id": 1,
+            "selection": resolved.selection.model_dump(), "selection_hash": resolved.selection_hash,
+            "trigger": "api", "correlation_id": "sample-request-1", "dispatched_at": "2026-11-27T02:00:00Z"}
+
+
+def events() -> dict[str, Any]:
+    scheduled_envelope = {"version": "0", "id": "sample-schedule-1", "detail-type": "Scheduled Event",
+                          "source": "aws.events", "account": "000000000000", "time": "2026-11-27T02:00:00Z",
+                          "region": "us-east-1", "resources": [], "detail": {}}
+    return {
+        "dispatch_api_post_sync.json": _api("POST", f"/tenants/{TENANT_ID}/inventory-syncs",
+                                            {"policy_types": ["deviceConfiguration", "mobileApp"]}),
+        "dispatch_api_get_bulk_operation.json": _api("GET", f"/bulk-operations/{BULK_ID}"),
+        "dispatch_api_list_runs.json": _api("GET", f"/tenants/{TENANT_ID}/inventory-syncs"),
+        "dispatch_scheduled.json": {"kind": "scheduled_inventory_sync", "selection": {}},
+        "dispatch_scheduled_envelope.json": scheduled_envelope,
+        "run_sync_sqs.json": _sqs(run_message(), "RunQueue"),
+        "finalize_sqs.json": _sqs({"version": 1, "inventory_sync_run_id": 1, "bulk_operation_run_id": BULK_ID},
+                                  "FinalizeQueue"),
+        "finalize_dlq.json": _sqs(run_message(), "RunDLQ"),
+        "finalize_sweep.json": {"kind": "sweep"},
+    }
+
+
+def env_json(database_url: str, aws_endpoint: str, graph_url: str, run_queue: str, finalize_queue: str) -> dict:
+    common = {"DATABASE_URL": database_url, "DATABASE_SECRET_ARN": "", "AWS_ENDPOINT_URL": aws_endpoint,
+              "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
+              "RUN_QUEUE_URL": run_queue, "FINALIZE_QUEUE_URL": finalize_queue, "GRAPH_BASE_URL": graph_url,
+              "GRAPH_AUTHORITY_HOST": graph_url, "POWERTOOLS_TRACE_DISABLED": "true"}
+    return {"DispatchFunction": common, "RunSyncFunction": common, "FinalizeFunction": common}
+
+
+def write(root: Path = ROOT) -> None:
+    folder = root / "events"
+    folder.mkdir(exist_ok=True)
+    for name, event in events().items():
+        (folder / name).write_text(json.dumps(event, indent=2) + "\n")
+    host = "host.docker.internal"
+    (root / "env.json").write_text(json.dumps(env_json(
+        f"postgresql://postgres@{host}:5433/postgres", f"http://{host}:4566", f"http://{host}:8765",
+        f"http://{host}:4566/000000000000/RunQueue", f"http://{host}:4566/000000000000/FinalizeQueue"),
+        indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write()

@@ -320,6 +320,13 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                         retry_after=payload.get("retry_after"), malformed=bool(payload.get("malformed")),
                         latency_ms=int(payload.get("latency_ms", 0))))
                 return self._send(200, {"ok": True})
+            if path == "/_standin/tenants":
+                standin.add_tenant(payload["graph_tenant_id"], payload["client_id"], payload["client_secret"],
+                                   payload.get("counts"))
+                return self._send(200, {"ok": True})
+            if path == "/_standin/config":
+                standin.latency_ms = int(payload.get("latency_ms", standin.latency_ms))
+                return self._send(200, {"ok": True})
             if path == "/_standin/mutate":
                 gid = payload["graph_tenant_id"]
                 for key, index in payload.get("remove", []):
@@ -441,10 +448,16 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def main() -> None:  # pragma: no cover - manual use
-    standin = GraphStandIn(port=8765).start()
+def main() -> None:  # pragma: no cover - manual use and benchmarks (its own process: its own GIL)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Microsoft Graph stand-in")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency-ms", type=int, default=0)
+    args = parser.parse_args()
+    standin = GraphStandIn(port=args.port, latency_ms=args.latency_ms).start()
     standin.add_tenant("contoso.onmicrosoft.com", "demo-client", "demo-secret")
-    print(f"Graph stand-in on {standin.base_url}")
+    print(f"Graph stand-in on {standin.base_url}", flush=True)
     threading.Event().wait()
 
 

@@ -67,18 +67,22 @@ def insert_terminal(conn: psycopg.Connection, event: NewAuditEvent) -> int | Non
     return row[0] if row else None
 
 
-def insert_many(conn: psycopg.Connection, events: list[NewAuditEvent]) -> list[int]:
-    """Batch insert (scheduled fan-out); ids returned in input order."""
-    if not events:
+def insert_same_for_many(conn: psycopg.Connection, template: NewAuditEvent,
+                         targets: list[tuple[int, str]]) -> list[int]:
+    """One event per (tenant_id, resource_id), otherwise identical (scheduled fan-out), in one statement;
+    ids in input order."""
+    if not targets:
         return []
-    columns = list(zip(*(e.params() for e in events), strict=True))
+    tenant_ids, resource_ids = (list(x) for x in zip(*targets, strict=True))
     rows = conn.execute(
         "INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email, actor_name, action, resource_type,"
         " resource_id, status, metadata, correlation_id)"
-        " SELECT a, b, c, d, e, f, g, h, i, j, k FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[],"
-        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::text[]) WITH ORDINALITY AS u"
-        "(a, b, c, d, e, f, g, h, i, j, k, ord) ORDER BY ord RETURNING id",
-        [list(c) for c in columns],
+        " SELECT u.tenant_id, %s, %s, %s, %s, %s, %s, u.resource_id, %s, %s, %s"
+        " FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS u(tenant_id, resource_id, ord)"
+        " ORDER BY u.ord RETURNING id",
+        (template.actor.type, template.actor.id, template.actor.email, template.actor.name, template.action,
+         template.resource_type, template.status, Jsonb(template.metadata), template.correlation_id,
+         tenant_ids, resource_ids),
     ).fetchall()
     return [r[0] for r in rows]
 

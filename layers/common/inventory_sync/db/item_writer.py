@@ -41,7 +41,7 @@ WITH staged AS (
         payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash, last_seen_at = EXCLUDED.last_seen_at,
         last_seen_run_id = EXCLUDED.last_seen_run_id, deleted_at = NULL
     WHERE i.content_hash <> EXCLUDED.content_hash OR i.deleted_at IS NOT NULL
-    RETURNING i.id
+    RETURNING i.id, i.policy_type
 ), remember AS (
     INSERT INTO sync_changed_items (id) SELECT id FROM changed
 ), seen AS (
@@ -52,7 +52,8 @@ WITH staged AS (
       AND i.last_seen_run_id IS DISTINCT FROM %(run)s
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM staged)
+SELECT s.policy_type, count(*), (SELECT count(*) FROM changed c WHERE c.policy_type = s.policy_type)
+FROM staged s GROUP BY s.policy_type
 """
 
 _LINKS = """
@@ -76,16 +77,23 @@ class WriteResult:
     upserted: int
 
 
+_prepared_sessions: set[tuple[int, int]] = set()
+
+
 def _ensure_tables(conn: psycopg.Connection) -> None:
-    conn.execute(_SETUP)
-    # several batches may share one transaction
-    conn.execute("TRUNCATE sync_stage_items, sync_stage_links, sync_changed_items")
+    """Session temp tables, created once per server session (they empty themselves at commit)."""
+    session = (id(conn), conn.info.backend_pid)
+    if session not in _prepared_sessions:
+        conn.execute(_SETUP)
+        _prepared_sessions.add(session)
 
 
-def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequence[ItemRecord]) -> WriteResult:
-    """Upsert one batch inside the caller's transaction."""
+def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
+          records: Sequence[ItemRecord]) -> dict[str, WriteResult]:
+    """Upsert one batch inside the caller's transaction (one batch per transaction: the staging
+    tables empty at commit). Returns counts per policy type."""
     if not records:
-        return WriteResult(0, 0)
+        return {}
     _ensure_tables(conn)
     with conn.cursor() as cur:
         with cur.copy("COPY sync_stage_items (policy_type, external_id, display_name, category, platform, payload,"
@@ -101,12 +109,13 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequen
                     for link in r.links:
                         copy.write_row((r.policy_type, r.external_id, link.link_type, link.target_type,
                                         link.target_id, json.dumps(link.properties)))
-        upserted, observed = cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}).fetchone()
-        if upserted:
+        rows = cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}).fetchall()
+        result = {ptype: WriteResult(observed, upserted) for ptype, observed, upserted in rows}
+        if any(r.upserted for r in result.values()):
             cur.execute(_LINKS if has_links else
                         "DELETE FROM inventory_links l USING sync_changed_items c WHERE l.item_id = c.id",
                         {"tenant": tenant_id} if has_links else None)
-    return WriteResult(observed, upserted)
+    return result
 
 
 def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int) -> int:

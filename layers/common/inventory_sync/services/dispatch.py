@@ -138,22 +138,21 @@ class DispatchService:
             if not created:
                 return
             locks.hold_dispatch_gate(conn, [op_id for _, op_id in created])
-            messages = [_run_message(op_id, tenant_id, None, resolved, "schedule", correlation_id)
+            first_tenant, first_op = created[0]
+            base = _run_message(first_op, first_tenant, None, resolved, "schedule", correlation_id)  # validated once
+            messages = [{**base, "bulk_operation_run_id": op_id, "tenant_id": tenant_id}
                         for tenant_id, op_id in created]
             failed_idx = set(self.run_queue.send_batch(messages))
             sent = [pair for i, pair in enumerate(created) if i not in failed_idx]
             unsent = [pair for i, pair in enumerate(created) if i in failed_idx]
             if unsent:
                 bulk_operations.delete_pending(conn, [op_id for _, op_id in unsent])
-            ops = {op_id: tenant_id for tenant_id, op_id in sent}
-            events = [NewAuditEvent(
-                tenant_id=tenant_id, actor=Actor.system(), action=AuditAction.DISPATCHED,
-                resource_type="bulk_operation_run", resource_id=str(op_id), status="success",
-                correlation_id=correlation_id,
+            template = NewAuditEvent(
+                tenant_id=None, actor=Actor.system(), action=AuditAction.DISPATCHED,
+                resource_type="bulk_operation_run", resource_id="", status="success", correlation_id=correlation_id,
                 metadata={"selection_hash": resolved.selection_hash, "selection": resolved.selection.model_dump(),
-                          "trigger": "schedule", "ignored_policy_types": resolved.ignored_policy_types},
-            ) for op_id, tenant_id in ops.items()]
-            audit_ids = audit.insert_many(conn, events)
-            bulk_operations.link_audit(conn, list(zip(ops, audit_ids, strict=True)))
+                          "trigger": "schedule", "ignored_policy_types": resolved.ignored_policy_types})
+            audit_ids = audit.insert_same_for_many(conn, template, [(t, str(op_id)) for t, op_id in sent])
+            bulk_operations.link_audit(conn, [(op_id, a) for (_, op_id), a in zip(sent, audit_ids, strict=True)])
             result.dispatched.extend(tenant_id for tenant_id, _ in sent)
             result.failed.extend(tenant_id for tenant_id, _ in unsent)

@@ -51,7 +51,7 @@ class EngineResult:
             "observed": sum(u.observed for u in self.units.values()),
             "upserted": sum(u.upserted for u in self.units.values()),
             "deleted": sum(u.deleted for u in self.units.values()),
-            "errors": sum(1 for u in self.units.values() if not u.complete),
+            "errors": sum(1 for u in self.units.values() if u.error is not None or u.interrupted_by is not None),
         }
 
 
@@ -128,18 +128,22 @@ class SyncEngine:
         pending = {u.key for u in units}
         last_tick = time.monotonic()
 
+        listed: list[str] = []  # types listed completely, deletions not yet marked
+
         def flush() -> None:
-            if not buffer:
+            """Write the buffer and mark deletions of completely listed types, in one transaction."""
+            if not buffer and not listed:
                 return
-            per_unit: dict[str, list[ItemRecord]] = {}
-            for record in buffer:
-                per_unit.setdefault(record.policy_type, []).append(record)
             with self.db.transaction() as conn:
-                for key, records in per_unit.items():
-                    written = item_writer.write(conn, tenant_id, run_id, records)
+                for key, written in item_writer.write(conn, tenant_id, run_id, buffer).items():
                     result.units[key].observed += written.observed
                     result.units[key].upserted += written.upserted
+                for key in listed:
+                    result.units[key].deleted = item_writer.mark_deleted(conn, tenant_id, key, run_id)
+            for key in listed:
+                result.units[key].complete = True
             buffer.clear()
+            listed.clear()
 
         def tick(force: bool = False) -> None:
             nonlocal last_tick
@@ -178,14 +182,11 @@ class SyncEngine:
                         if len(buffer) >= self.config.batch_rows:
                             flush()
                     else:
-                        flush()
                         pending.discard(unit.key)
                         progress.current.discard(unit.key)
                         progress.done_units += 1
                         if kind == "done" and not outcome.invalid:
-                            outcome.complete = True
-                            with self.db.transaction() as conn:
-                                outcome.deleted = item_writer.mark_deleted(conn, tenant_id, unit.key, run_id)
+                            listed.append(unit.key)  # its rows are in the buffer or written: delete at flush
                         elif kind == "done":
                             outcome.error = GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
                                                        f"{outcome.invalid} object(s) without an id")

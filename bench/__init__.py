@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each prints numbers and compares against a baseline measured in the same run."""

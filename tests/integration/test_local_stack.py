@@ -25,9 +25,9 @@ def test_local_up_serves_the_api_and_runs_a_sync(database_url: str) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"INVSYNC_DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"})
-    proc = subprocess.Popen([sys.executable, "-m", "invsync_dev.cli", "local", "up", "--api-port", str(port), "--aws-port", "0", "--graph-port", "0",
-                             "--sweep-every", "5"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "invsync_dev.cli", "local", "up", "--api-port", str(port), "--aws-port", "0",
+               "--graph-port", "0", "--sweep-every", "5"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = []
     try:
         token = tenant_id = None

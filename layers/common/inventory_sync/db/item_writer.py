@@ -24,7 +24,9 @@ CREATE TEMP TABLE IF NOT EXISTS sync_stage_links (
     policy_type text NOT NULL, external_id text NOT NULL, link_type text NOT NULL, target_type text NOT NULL,
     target_id text NOT NULL, properties jsonb NOT NULL
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (id bigint PRIMARY KEY) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (
+    id bigint NOT NULL, policy_type text NOT NULL, external_id text NOT NULL
+) ON COMMIT DELETE ROWS;
 """
 
 _UPSERT = """
@@ -41,9 +43,9 @@ WITH staged AS (
         payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash, last_seen_at = EXCLUDED.last_seen_at,
         last_seen_run_id = EXCLUDED.last_seen_run_id, deleted_at = NULL
     WHERE i.content_hash <> EXCLUDED.content_hash OR i.deleted_at IS NOT NULL
-    RETURNING i.id, i.policy_type
+    RETURNING i.id, i.policy_type, i.external_id
 ), remember AS (
-    INSERT INTO sync_changed_items (id) SELECT id FROM changed
+    INSERT INTO sync_changed_items (id, policy_type, external_id) SELECT id, policy_type, external_id FROM changed
 ), seen AS (
     UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s
     FROM staged s
@@ -61,12 +63,9 @@ WITH gone AS (
     DELETE FROM inventory_links l USING sync_changed_items c WHERE l.item_id = c.id
 )
 INSERT INTO inventory_links (tenant_id, item_id, link_type, target_type, target_id, properties)
-SELECT DISTINCT ON (i.id, sl.link_type, sl.target_type, sl.target_id)
-       %(tenant)s, i.id, sl.link_type, sl.target_type, sl.target_id, sl.properties
+SELECT %(tenant)s, c.id, sl.link_type, sl.target_type, sl.target_id, sl.properties
 FROM sync_stage_links sl
-JOIN inventory_items i ON i.tenant_id = %(tenant)s AND i.policy_type = sl.policy_type
-                      AND i.external_id = sl.external_id
-JOIN sync_changed_items c ON c.id = i.id
+JOIN sync_changed_items c ON c.policy_type = sl.policy_type AND c.external_id = sl.external_id
 ON CONFLICT (item_id, link_type, target_type, target_id) DO NOTHING
 """
 
@@ -100,7 +99,7 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
                       " content_hash) FROM STDIN") as copy:
             for r in records:
                 copy.write_row((r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                                json.dumps(r.payload, separators=(",", ":")), r.content_hash))
+                                r.payload_json, r.content_hash))
         has_links = any(r.links for r in records)
         if has_links:
             with cur.copy("COPY sync_stage_links (policy_type, external_id, link_type, target_type, target_id,"

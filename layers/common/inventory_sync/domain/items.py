@@ -36,6 +36,7 @@ class ItemRecord:
     category: str
     platform: str | None
     payload: dict[str, Any]
+    payload_json: str  # canonical JSON (sorted keys): hashed once, stored as is
     content_hash: str
     links: tuple[Link, ...]
 
@@ -44,8 +45,12 @@ class InvalidItem(ValueError):
     """A Graph object without an id cannot be inventoried."""
 
 
+def canonical_json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def content_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
 def _platform(item: dict[str, Any]) -> str | None:
@@ -92,8 +97,9 @@ def to_record(ptype: PolicyType, item: dict[str, Any]) -> ItemRecord:
     if not isinstance(external_id, str) or not external_id:
         raise InvalidItem(f"{ptype.key}: object without an id")
     name = item.get("displayName") or item.get("name")
+    text = canonical_json(item)
     return ItemRecord(
         policy_type=ptype.key, external_id=external_id, display_name=str(name)[:500] if name else None,
-        category=_category(ptype, item), platform=_platform(item), payload=item, content_hash=content_hash(item),
-        links=links_of(item),
+        category=_category(ptype, item), platform=_platform(item), payload=item, payload_json=text,
+        content_hash=hashlib.sha256(text.encode()).hexdigest(), links=links_of(item),
     )

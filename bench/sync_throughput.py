@@ -1,0 +1,172 @@
+"""Sync throughput and memory.
+
+1. End to end: a tenant of N items on the Graph stand-in (its own process, no latency) synced by the real
+   engine into PostgreSQL; items/second and peak RSS, each size in a fresh process (10,000 vs 100,000).
+2. The database write path alone, on the same rows, against two references:
+   * row by row: one autocommit INSERT … ON CONFLICT DO UPDATE per item (an ORM update_or_create loop);
+   * raw COPY into the same indexed table (the practical limit here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import psycopg
+
+from bench.harness import RemoteStandIn, fresh_database, postgres, timed
+from inventory_sync.db import item_writer, tenants
+from inventory_sync.db.connection import Database
+from inventory_sync.domain.items import to_record
+from inventory_sync.domain.registry import BY_KEY
+from inventory_sync.services.engine import EngineConfig, SyncEngine
+from invsync_dev.graph_standin import GraphStandIn, StandInTenant, large_counts
+
+KEYS = ["deviceConfiguration", "mobileApp", "deviceCompliancePolicy", "windowsFeatureUpdateProfile"]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _tenant_and_run(url: str, gid: str) -> tuple[int, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        tenant = tenants.create(conn, name=gid, graph_tenant_id=gid, graph_client_id="c")
+        bulk = conn.execute("INSERT INTO bulk_operation_runs (tenant_id, resource, action) VALUES (%s, 'inventory',"
+                            " 'sync') RETURNING id", (tenant.id,)).fetchone()[0]
+        run = conn.execute("INSERT INTO inventory_sync_runs (tenant_id, bulk_operation_run_id, selection_hash,"
+                           " selection_payload) VALUES (%s, %s, repeat('a', 64), '{}') RETURNING id",
+                           (tenant.id, bulk)).fetchone()[0]
+    return tenant.id, run
+
+
+def child(url: str, graph_url: str, gid: str, n: int) -> None:
+    """One end-to-end sync in this (fresh) process; prints JSON."""
+    from inventory_sync.adapters.graph.client import GraphClient
+    from inventory_sync.adapters.graph.credentials import ClientSecretCredential
+    from inventory_sync.adapters.graph.token import TokenProvider
+
+    baseline = _rss_mb()
+    tenant_id, run_id = _tenant_and_run(url, gid)
+    tokens = TokenProvider(graph_url, graph_url)
+    credential = ClientSecretCredential("s")
+    client = GraphClient(graph_url, lambda f: tokens.token(gid, "c", credential, force_refresh=f))
+    db = Database(url, application_name="bench-e2e")
+    engine = SyncEngine(db, client, EngineConfig(concurrency=8), lambda r, p: None, lambda: False, lambda: 1e9,
+                        threading.Event())
+    units = [BY_KEY[k] for k in KEYS]
+    holder: dict[str, Any] = {}
+    elapsed = timed(lambda: holder.setdefault("r", engine.run(run_id, tenant_id, units, True)))
+    totals = holder["r"].totals()
+    assert totals["observed"] == n, totals
+    print(json.dumps({"n": n, "seconds": elapsed, "items_per_s": n / elapsed, "rss_baseline_mb": baseline,
+                      "rss_peak_mb": _rss_mb(), "rss_growth_mb": _rss_mb() - baseline}))
+
+
+def end_to_end(url: str, sizes: list[int]) -> list[dict[str, Any]]:
+    standin = RemoteStandIn()
+    results = []
+    try:
+        for n in sizes:
+            gid = f"e2e-{n}.example"
+            standin.add_tenant(gid, "c", "s", large_counts(n, KEYS))
+            out = subprocess.run([sys.executable, "-m", "bench.sync_throughput", "--child", url, standin.base_url,
+                                  gid, str(n)], capture_output=True, text=True, check=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"end to end, {n} items: {result['seconds']:.1f} s, {result['items_per_s']:.0f} items/s, "
+                  f"peak RSS {result['rss_peak_mb']:.0f} MB (+{result['rss_growth_mb']:.0f} MB over the "
+                  f"{result['rss_baseline_mb']:.0f} MB after imports)")
+            results.append(result)
+    finally:
+        standin.stop()
+    return results
+
+
+def records(n: int):
+    gen = GraphStandIn.__new__(GraphStandIn)  # only its generator methods are used; no server
+    tenant = StandInTenant("rows.example", "c", "s", large_counts(n, KEYS))
+    for key, count in tenant.counts.items():
+        ptype = BY_KEY[key]
+        for index in range(count):
+            yield to_record(ptype, gen.item(tenant, ptype, index, expand=True))
+
+
+def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) -> dict[str, Any]:
+    """The references write item rows only; so does ours unless `with_links` (then it also maintains the
+    items' dependency links, work the references do not do)."""
+    rows = list(records(n))
+    if not with_links:
+        rows = [dataclasses.replace(r, links=()) for r in rows]
+    ours_tenant, ours_run = _tenant_and_run(url, f"ours-{n}")
+    db = Database(url, application_name="bench-writer")
+
+    def ours() -> None:
+        for start in range(0, n, 1000):
+            with db.transaction() as conn:
+                item_writer.write(conn, ours_tenant, ours_run, rows[start:start + 1000])
+
+    t_ours = timed(ours)
+    db.close()
+
+    copy_tenant, _ = _tenant_and_run(url, f"copy-{n}")
+
+    def raw_copy() -> None:
+        with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
+                "COPY inventory_items (tenant_id, policy_type, external_id, display_name, category, platform,"
+                " payload, content_hash) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((copy_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                                                r.payload_json, r.content_hash))
+
+    t_copy = timed(raw_copy)
+
+    rbr_n = min(n, row_by_row_max)
+    rbr_tenant, rbr_run = _tenant_and_run(url, f"rbr-{n}")
+
+    def row_by_row() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for r in rows[:rbr_n]:
+                conn.execute(
+                    "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category,"
+                    " platform, payload, content_hash, last_seen_run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET display_name ="
+                    " EXCLUDED.display_name, payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,"
+                    " last_seen_at = now(), last_seen_run_id = EXCLUDED.last_seen_run_id",
+                    (rbr_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                     r.payload_json, r.content_hash, rbr_run))
+
+    t_rbr = timed(row_by_row) * (n / rbr_n)  # extrapolated when only a prefix was timed
+    result = {"n": n, "with_links": with_links, "links": sum(len(r.links) for r in rows), "ours_s": t_ours, "copy_s": t_copy, "row_by_row_s": t_rbr, "row_by_row_measured": rbr_n,
+              "ours_rows_per_s": n / t_ours, "copy_rows_per_s": n / t_copy, "row_by_row_rows_per_s": n / t_rbr,
+              "vs_row_by_row": t_rbr / t_ours, "share_of_copy": t_copy / t_ours}
+    label = f"write path{' (ours with links)' if with_links else ''}"
+    print(f"{label}, {n} rows: ours {result['ours_rows_per_s']:.0f} rows/s, raw COPY "
+          f"{result['copy_rows_per_s']:.0f} rows/s, row-by-row {result['row_by_row_rows_per_s']:.0f} rows/s"
+          f"{'' if rbr_n == n else f' (timed on the first {rbr_n})'} → {result['vs_row_by_row']:.1f}x row-by-row,"
+          f" {100 * result['share_of_copy']:.0f}% of COPY")
+    return result
+
+
+def run(sizes: tuple[int, ...] = (10_000, 100_000), row_by_row_max: int = 100_000) -> dict[str, Any]:
+    with postgres() as server:
+        url = fresh_database(server, "throughput")
+        e2e = end_to_end(url, list(sizes))
+        writes = [write_path(fresh_database(server, f"writes_{n}"), n, row_by_row_max) for n in sizes]
+        with_links = write_path(fresh_database(server, "writes_links"), sizes[0], min(sizes[0], row_by_row_max),
+                                with_links=True)
+    return {"end_to_end": e2e, "write_path": writes, "write_path_with_links": with_links}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    else:
+        started = time.monotonic()
+        run()
+        print(f"({time.monotonic() - started:.0f} s)")

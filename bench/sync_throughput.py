@@ -142,7 +142,8 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
                      r.payload_json, r.content_hash, rbr_run))
 
     t_rbr = timed(row_by_row) * (n / rbr_n)  # extrapolated when only a prefix was timed
-    result = {"n": n, "with_links": with_links, "links": sum(len(r.links) for r in rows), "ours_s": t_ours, "copy_s": t_copy, "row_by_row_s": t_rbr, "row_by_row_measured": rbr_n,
+    result = {"n": n, "with_links": with_links, "links": sum(len(r.links) for r in rows), "ours_s": t_ours,
+              "copy_s": t_copy, "row_by_row_s": t_rbr, "row_by_row_measured": rbr_n,
               "ours_rows_per_s": n / t_ours, "copy_rows_per_s": n / t_copy, "row_by_row_rows_per_s": n / t_rbr,
               "vs_row_by_row": t_rbr / t_ours, "share_of_copy": t_copy / t_ours}
     label = f"write path{' (ours with links)' if with_links else ''}"

@@ -218,6 +218,10 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch):
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    import urllib.request
+
+    # moto's backends are process-wide: start each test from an empty emulator
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     sqs = boto3.client("sqs")
     dlq = sqs.create_queue(QueueName="RunDLQ")["QueueUrl"]

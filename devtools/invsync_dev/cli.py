@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", help="defaults to $DATABASE_URL")
         p.set_defaults(func=func)
 
-    from invsync_dev import cli_local  # noqa: PLC0415 - keeps `invsync db` light
+    from invsync_dev import cli_local, cli_tenants
 
     cli_local.register(sub)
+    cli_tenants.register(sub)
     return parser
 
 

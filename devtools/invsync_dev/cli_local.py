@@ -66,6 +66,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the demo prints its own story
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from invsync_dev.demo import run_demo
 
     return run_demo(_data_dir(), api_port=args.api_port)

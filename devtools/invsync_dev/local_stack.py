@@ -119,6 +119,8 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "InventorySync", "POWERTOOLS_LOG_LEVEL": os.environ.get(
                 "POWERTOOLS_LOG_LEVEL", "WARNING"), "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # the local HTTP API serves requests on threads of one process; Lambda would run one per environment
+            "DB_POOL_MAX_SIZE": os.environ.get("DB_POOL_MAX_SIZE", "8"),
         }
         os.environ.update(self.env)
         self.queues = self._create_queues()

@@ -10,13 +10,12 @@ from inventory_sync import bootstrap
 from inventory_sync.api import routes
 from inventory_sync.domain.messages import is_http_event
 from inventory_sync.domain.selection import SelectionError
-from inventory_sync.observability import logger, metrics, tracer
+from inventory_sync.observability import logger, metrics
 from inventory_sync.services.dispatch import DispatchService
 from inventory_sync.services.schedule import BadScheduleEvent, selection_of
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_http_event(event):

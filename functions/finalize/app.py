@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from inventory_sync import bootstrap
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEvent, is_scheduled_envelope
-from inventory_sync.observability import logger, metrics, tracer
+from inventory_sync.observability import logger, metrics
 from inventory_sync.services.finalize import FinalizeService
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -53,7 +53,6 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:

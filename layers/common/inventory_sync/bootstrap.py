@@ -22,6 +22,18 @@ class Container:
         return SqsQueue(self.settings.require("run_queue_url").run_queue_url or "")
 
     @functools.cached_property
+    def credentials(self):  # noqa: ANN201 - lazy: only run_sync and the permission check read tenant secrets
+        from inventory_sync.adapters.graph.credentials import CredentialStore
+
+        return CredentialStore(self.settings.tenant_secret_prefix)
+
+    @functools.cached_property
+    def tokens(self):  # noqa: ANN201
+        from inventory_sync.adapters.graph.token import TokenProvider
+
+        return TokenProvider(self.settings.graph_authority_host, self.settings.graph_base_url)
+
+    @functools.cached_property
     def finalize_queue(self) -> SqsQueue:
         return SqsQueue(self.settings.require("finalize_queue_url").finalize_queue_url or "")
 
@@ -33,7 +45,8 @@ def build(*required: str, application_name: str = "invsync") -> Container:
     except UnknownPolicyTypes as exc:
         raise ConfigError(f"ENABLED_POLICY_TYPES/DISABLED_POLICY_TYPES: {exc}") from None
     db = Database(settings.database_conninfo(), statement_timeout_ms=settings.db_statement_timeout_ms,
-                  application_name=application_name, connect_timeout=settings.db_connect_timeout_seconds)
+                  application_name=application_name, connect_timeout=settings.db_connect_timeout_seconds,
+                  max_size=settings.db_pool_max_size)
     return Container(settings, db, registry)
 
 
@@ -56,8 +69,6 @@ def reset() -> None:
 
 def sync_deps(built: Container):
     """What run_sync needs, built once per process (token cache and secret cache live here)."""
-    from inventory_sync.adapters.graph.credentials import CredentialStore
-    from inventory_sync.adapters.graph.token import TokenProvider
     from inventory_sync.services.engine import EngineConfig
     from inventory_sync.services.sync import SyncDeps
 
@@ -65,7 +76,6 @@ def sync_deps(built: Container):
         s = built.settings
         built._sync_deps = SyncDeps(  # type: ignore[attr-defined]
             settings=s, db=built.db, registry=built.registry, finalize_queue=built.finalize_queue,
-            credentials=CredentialStore(s.tenant_secret_prefix),
-            tokens=TokenProvider(s.graph_authority_host, s.graph_base_url),
+            credentials=built.credentials, tokens=built.tokens,
             engine_config=EngineConfig(concurrency=s.sync_concurrency))
     return built._sync_deps  # type: ignore[attr-defined]

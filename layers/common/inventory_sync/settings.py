@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Additions (not in the fixed contract): tuning with safe defaults.
     db_statement_timeout_ms: int = Field(default=30_000, ge=100)
     db_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # one connection per Lambda execution environment; the local stack serves threads and raises it
+    db_pool_max_size: int = Field(default=1, ge=1, le=32)
     # A lock holder whose session goes quiet longer than this loses the lock (DESIGN §7).
     lock_idle_session_timeout_ms: int = Field(default=60_000, ge=5_000)
     deadline_margin_seconds: float = Field(default=30.0, ge=0)

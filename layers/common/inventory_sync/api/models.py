@@ -155,3 +155,22 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[dict[str, Any]] = []
+
+
+class ProbeOut(BaseModel):
+    key: str
+    category: str
+    foundation: bool
+    permission: str
+    result: Literal["reachable", "forbidden", "not_found", "error"]
+    status: int | None
+    detail: str | None
+
+
+class PermissionCheckOut(BaseModel):
+    tenant_id: int
+    checked_at: float
+    ok: bool
+    token_error: str | None
+    missing_permissions: list[str]
+    probes: list[ProbeOut]

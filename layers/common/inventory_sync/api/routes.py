@@ -20,6 +20,7 @@ from inventory_sync.api.models import (
     BulkOperationPage,
     DispatchOut,
     ItemPage,
+    PermissionCheckOut,
     PolicyTypesOut,
     RunOut,
     RunPage,
@@ -30,8 +31,8 @@ from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
 from inventory_sync.domain.selection import SelectionError, SelectionRequest
 from inventory_sync.errors import ServiceError, Unauthenticated
 from inventory_sync.observability import logger, metrics
-from inventory_sync.services import queries
-from inventory_sync.services.access import Identity, resolve_user
+from inventory_sync.services import permissions, queries
+from inventory_sync.services.access import OWNER_ROLES, Identity, require_member, resolve_user
 from inventory_sync.services.dispatch import DispatchService
 
 MAX_BODY_BYTES = 64 * 1024
@@ -162,6 +163,23 @@ def list_audit_logs(
         return AuditPage.model_validate(queries.list_audit(conn, user, tenant_id, action=action,
                                                            resource_type=resource_type, resource_id=resource_id,
                                                            cursor=cursor, limit=limit))
+
+
+_permission_reports = permissions.ReportCache()
+
+
+@app.get("/tenants/<tenant_id>/permission-check")
+def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
+    """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
+    with _session() as (conn, user):
+        tenant = require_member(conn, tenant_id, user, OWNER_ROLES)
+    report = None if refresh else _permission_reports.get(tenant_id)
+    if report is None:
+        container = _container()
+        report = permissions.check(tenant, container.registry, container.credentials, container.tokens,
+                                   container.settings.graph_base_url)
+        _permission_reports.put(report)
+    return PermissionCheckOut.model_validate(report.as_dict())
 
 
 @app.get("/policy-types")

@@ -13,6 +13,7 @@ from inventory_sync.db.audit import Actor
 from inventory_sync.db.rows import Tenant, User
 from inventory_sync.errors import Forbidden, NotFound, Unauthenticated
 
+OWNER_ROLES = frozenset({"owner"})
 WRITE_ROLES = frozenset({"owner", "operator"})
 READ_ROLES = frozenset({"owner", "operator", "reader"})
 

@@ -1,0 +1,105 @@
+"""The Graph permission check: which enabled policy types and foundations the tenant's app can read.
+
+The commonest failure of Intune tools is a missing Graph permission that shows up as a silent gap;
+this probes each collection with a minimal request and says which permission each refusal needs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy
+from inventory_sync.adapters.graph.credentials import CredentialStore
+from inventory_sync.adapters.graph.errors import GraphError
+from inventory_sync.adapters.graph.token import TokenProvider
+from inventory_sync.db.rows import Tenant
+from inventory_sync.domain.error_codes import ErrorCode
+from inventory_sync.domain.registry import PolicyType, RuntimeRegistry
+
+CACHE_SECONDS = 300
+_OUTCOMES = {ErrorCode.GRAPH_FORBIDDEN: "forbidden", ErrorCode.GRAPH_NOT_FOUND: "not_found"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    key: str
+    category: str
+    foundation: bool
+    permission: str
+    result: str  # reachable | forbidden | not_found | error
+    status: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class PermissionReport:
+    tenant_id: int
+    checked_at: float
+    probes: list[Probe]
+    token_error: str | None = None
+
+    @property
+    def blocking(self) -> list[Probe]:
+        """Forbidden types the tenant's default (full) selection needs."""
+        return [p for p in self.probes if p.result == "forbidden"]
+
+    @property
+    def ok(self) -> bool:
+        return self.token_error is None and not self.blocking
+
+    def missing_permissions(self) -> list[str]:
+        return sorted({p.permission for p in self.blocking})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tenant_id": self.tenant_id, "checked_at": self.checked_at, "ok": self.ok,
+                "token_error": self.token_error, "missing_permissions": self.missing_permissions(),
+                "probes": [asdict(p) for p in self.probes]}
+
+
+def _probe(client: GraphClient, ptype: PolicyType) -> Probe:
+    params = "?$top=1&$select=id" if ptype.supports_top else "?$select=id"
+    try:
+        client.request("GET", client.url(ptype.collection) + params)
+    except GraphError as exc:
+        return Probe(ptype.key, ptype.category, ptype.foundation, ptype.permission,
+                     _OUTCOMES.get(exc.code, "error"), exc.status, exc.message[:200])
+    return Probe(ptype.key, ptype.category, ptype.foundation, ptype.permission, "reachable", 200, None)
+
+
+def check(tenant: Tenant, registry: RuntimeRegistry, credentials: CredentialStore, tokens: TokenProvider,
+          graph_base_url: str) -> PermissionReport:
+    units = registry.enabled_policy_types + registry.enabled_foundations
+    try:
+        credential = credentials.get(tenant.id)
+        tokens.token(tenant.graph_tenant_id, tenant.graph_client_id, credential)
+    except GraphError as exc:
+        return PermissionReport(tenant.id, time.time(), [], token_error=f"{exc.code.value}: {exc.message}")
+    client = GraphClient(graph_base_url, lambda force: tokens.token(tenant.graph_tenant_id, tenant.graph_client_id,
+                                                                     credential, force_refresh=force),
+                         policy=RetryPolicy(max_attempts=3, base_delay=0.2, max_total_wait=10))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        probes = list(pool.map(lambda u: _probe(client, u), units))
+    return PermissionReport(tenant.id, time.time(), probes)
+
+
+class ReportCache:
+    """Per execution environment: the API answers from here for a few minutes."""
+
+    def __init__(self, seconds: float = CACHE_SECONDS) -> None:
+        self.seconds = seconds
+        self._items: dict[int, PermissionReport] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: int) -> PermissionReport | None:
+        with self._lock:
+            report = self._items.get(tenant_id)
+        return report if report and time.time() - report.checked_at < self.seconds else None
+
+    def put(self, report: PermissionReport) -> None:
+        with self._lock:
+            self._items[report.tenant_id] = report

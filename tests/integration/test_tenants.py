@@ -1,0 +1,118 @@
+"""Onboarding: `invsync tenants …` / `members …` against PostgreSQL and moto (as a server), and the Graph
+permission check (CLI and API) against the stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from invsync_dev.graph_standin import Fault
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "onboarding-secret-value-123"
+
+
+def invsync(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "invsync_dev.cli", *args], input=stdin, text=True,
+                          capture_output=True, cwd=ROOT, env=full_env, timeout=120)
+
+
+def test_add_list_show_and_manage_a_tenant(database_url, moto_server, db) -> None:
+    result = invsync("tenants", "add", "--name", "Fabrikam", "--graph-tenant-id", "fabrikam.onmicrosoft.com",
+                     "--client-id", "app-123", "--client-secret-stdin", stdin=SECRET + "\n")
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    tenant_id = db.execute("SELECT id FROM tenants WHERE name = 'Fabrikam'").fetchone()[0]
+    stored = boto3.client("secretsmanager").get_secret_value(SecretId=f"inventory-sync/tenants/{tenant_id}")
+    assert json.loads(stored["SecretString"]) == {"client_secret": SECRET}
+    listed = invsync("tenants", "list")
+    assert "Fabrikam" in listed.stdout and SECRET not in listed.stdout
+    assert invsync("members", "add", "--tenant", str(tenant_id), "--subject", "bob", "--role", "owner").returncode == 0
+    shown = invsync("tenants", "show", str(tenant_id))
+    assert "bob" in shown.stdout and "owner" in shown.stdout and SECRET not in shown.stdout
+    assert invsync("tenants", "disable", str(tenant_id)).returncode == 0
+    assert invsync("tenants", "schedule", str(tenant_id), "off").returncode == 0
+    assert db.execute("SELECT status, scheduled_sync_enabled FROM tenants WHERE id = %s",
+                      (tenant_id,)).fetchone() == ("inactive", False)
+    assert invsync("tenants", "enable", str(tenant_id)).returncode == 0
+    rotated = invsync("tenants", "set-secret", str(tenant_id), "--client-secret-stdin", stdin="new-secret\n")
+    assert rotated.returncode == 0 and "new-secret" not in rotated.stdout
+    stored = boto3.client("secretsmanager").get_secret_value(SecretId=f"inventory-sync/tenants/{tenant_id}")
+    assert json.loads(stored["SecretString"]) == {"client_secret": "new-secret"}
+    assert invsync("members", "remove", "--tenant", str(tenant_id), "--subject", "bob").returncode == 0
+    assert db.execute("SELECT count(*) FROM tenant_memberships").fetchone()[0] == 0
+    assert invsync("members", "remove", "--tenant", str(tenant_id), "--subject", "bob").returncode != 0
+    assert invsync("tenants", "show", "99999").returncode != 0
+
+
+def test_the_secret_never_comes_from_arguments(database_url, moto_server) -> None:
+    result = invsync("tenants", "add", "--name", "X", "--graph-tenant-id", "x", "--client-id", "y",
+                     "--client-secret", SECRET)
+    assert result.returncode != 0 and SECRET not in result.stdout
+
+
+def test_failure_half_way_leaves_nothing_behind(database_url, moto_server, db) -> None:
+    # Secrets Manager unreachable: the tenant row must not stay
+    result = invsync("tenants", "add", "--name", "Half", "--graph-tenant-id", "half.example", "--client-id", "c",
+                     "--client-secret-stdin", stdin=SECRET + "\n",
+                     env={"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"})
+    assert result.returncode != 0
+    assert SECRET not in result.stdout + result.stderr
+    assert db.execute("SELECT count(*) FROM tenants").fetchone()[0] == 0
+
+
+def test_check_reports_forbidden_types_and_the_permission_to_grant(server_env) -> None:
+    env = server_env
+    env.graph.set_fault("mobileApp", Fault(status=403))
+    env.graph.set_fault("deviceShellScript", Fault(status=403))
+    result = invsync("tenants", "check", str(env.tenant.id))
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "forbidden" in lines["mobileApp"] and "DeviceManagementApps.Read.All" in lines["mobileApp"]
+    assert "forbidden" in lines["deviceShellScript"] and "DeviceManagementScripts.Read.All" in lines[
+        "deviceShellScript"]
+    assert "reachable" in lines["deviceConfiguration"]
+    assert "DeviceManagementApps.Read.All" in result.stdout.splitlines()[-1]
+    env.graph.clear_faults()
+    ok = invsync("tenants", "check", str(env.tenant.id))
+    assert ok.returncode == 0, ok.stdout
+    env.graph.tenants[env.graph_tenant_id].client_secret = "changed"
+    env.graph.tokens.clear()
+    broken = invsync("tenants", "check", str(env.tenant.id))
+    assert broken.returncode == 2 and "graph_auth_failed" in broken.stdout
+
+
+@pytest.mark.parametrize("role", ["operator", "reader"])
+def test_permission_check_route_is_for_owners(env, role) -> None:
+    from tests.support import factories
+
+    factories.member(env.db, env.tenant.id, f"u-{role}", role)
+    status, _ = env.pipeline.api("GET", f"/tenants/{env.tenant.id}/permission-check", subject=f"u-{role}")
+    assert status == 403
+
+
+def test_permission_check_route_answers_owners_and_caches(env) -> None:
+    from tests.support import factories
+
+    factories.member(env.db, env.tenant.id, "olivia", "owner")
+    env.graph.set_fault("policySet", Fault(status=403))
+    status, report = env.pipeline.api("GET", f"/tenants/{env.tenant.id}/permission-check", subject="olivia")
+    assert status == 200 and report["ok"] is False
+    assert report["missing_permissions"] == ["DeviceManagementConfiguration.Read.All"]
+    results = {p["key"]: p["result"] for p in report["probes"]}
+    assert results["policySet"] == "forbidden" and results["deviceConfiguration"] == "reachable"
+    assert len(results) == 35
+    before = env.graph.count("graph_requests")
+    status, again = env.pipeline.api("GET", f"/tenants/{env.tenant.id}/permission-check", subject="olivia")
+    assert again == report and env.graph.count("graph_requests") == before  # from the cache
+    env.graph.clear_faults()
+    status, fresh = env.pipeline.api("GET", f"/tenants/{env.tenant.id}/permission-check", subject="olivia",
+                                     query={"refresh": "true"})
+    assert fresh["ok"] is True and env.graph.count("graph_requests") > before

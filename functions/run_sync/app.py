@@ -31,8 +31,12 @@ def record_handler(record: SQSRecord) -> None:
     logger.set_correlation_id(message.correlation_id)
     container = bootstrap.container("run_sync", "finalize_queue_url")
     context = _context["current"]
-    outcome = SyncService(bootstrap.sync_deps(container)).process(
-        message, lambda: context.get_remaining_time_in_millis() / 1000)
+    try:
+        outcome = SyncService(bootstrap.sync_deps(container)).process(
+            message, lambda: context.get_remaining_time_in_millis() / 1000)
+    except Exception:
+        logger.exception("run attempt failed; SQS will deliver the message again")
+        raise
     metrics.add_metric(name=f"Runs_{outcome.value}", unit="Count", value=1)
 
 

@@ -35,7 +35,12 @@ from inventory_sync.observability import logger
 from inventory_sync.services.engine import EngineConfig, EngineResult, SyncEngine
 from inventory_sync.settings import Settings
 
-HEARTBEAT_SECONDS = 15.0
+HEARTBEAT_SECONDS = 2.0
+
+
+class LockLost(RuntimeError):
+    """The lock session died during the sync (database restart, network cut): exclusivity is gone, so this
+    attempt ends without finishing the run, and the redelivery resumes it under fresh locks."""
 
 
 class Outcome(StrEnum):
@@ -57,19 +62,28 @@ class SyncDeps:
 
 
 class _Heartbeat:
-    """Keeps the lock session from looking idle (idle_session_timeout) while the sync runs; a
-    frozen or cut-off holder stops beating and the server ends its session, freeing the locks."""
+    """Keeps the lock session from looking idle (idle_session_timeout) while the sync runs — a frozen or
+    cut-off holder stops beating and the server ends its session, freeing the locks — and notices when
+    the session is gone: then it stops the sync (`on_lost`)."""
 
-    def __init__(self, conn: psycopg.Connection, every: float) -> None:
-        self._conn, self._every = conn, every
+    def __init__(self, conn: psycopg.Connection, every: float, on_lost: threading.Event) -> None:
+        self._conn, self._every, self._on_lost = conn, every, on_lost
+        self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="lock-heartbeat", daemon=True)
 
+    def alive(self) -> bool:
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
     def _beat(self) -> None:
         while not self._stop.wait(self._every):
-            try:
-                self._conn.execute("SELECT 1")
-            except psycopg.Error:
+            if not self.alive():
+                self.lost.set()
+                self._on_lost.set()  # stops the engine between pages
                 return
 
     def __enter__(self) -> _Heartbeat:
@@ -126,8 +140,9 @@ class SyncService:
                 self._finish(run.id, RunStatus.SKIPPED, [ErrorCode.LOCK_HELD],
                              {"lock_held": {"message": "another sync of this tenant and selection is running"}})
             else:
-                with _Heartbeat(lock, HEARTBEAT_SECONDS):
-                    self._sync(run, message, remaining_seconds)
+                stop = threading.Event()
+                with _Heartbeat(lock, HEARTBEAT_SECONDS, stop) as heartbeat:
+                    self._sync(run, message, remaining_seconds, stop, heartbeat)
         self._finalize(run.id, bulk_id)
         return Outcome.FINISHED
 
@@ -164,7 +179,8 @@ class SyncService:
         logger.info("run finished", extra={"run_id": run_id, "status": status.value,
                                            "error_codes": [c.value for c in codes]})
 
-    def _sync(self, run: Run, message: RunMessage, remaining_seconds: Callable[[], float]) -> None:
+    def _sync(self, run: Run, message: RunMessage, remaining_seconds: Callable[[], float], stop: threading.Event,
+              heartbeat: _Heartbeat) -> None:
         settings = self.d.settings
         with self.d.db.transaction() as conn:
             tenant = tenants.get(conn, message.tenant_id)
@@ -183,8 +199,6 @@ class SyncService:
         def get_token(force: bool) -> str:
             return self.d.tokens.token(tenant.graph_tenant_id, tenant.graph_client_id, credential,
                                        force_refresh=force)
-
-        stop = threading.Event()
 
         def deadline() -> float:
             return remaining_seconds() - settings.deadline_margin_seconds
@@ -206,6 +220,8 @@ class SyncService:
 
         engine = SyncEngine(self.d.db, client, self.d.engine_config, on_progress, is_cancelled, deadline, stop)
         result = engine.run(run.id, tenant.id, units, message.selection.include_dependencies)
+        if heartbeat.lost.is_set() or not heartbeat.alive():
+            raise LockLost(f"run {run.id}: the lock session ended during the sync; the redelivery resumes it")
         status, codes, context = summarise(result)
         totals = result.totals()
         progress = {"types_total": len(units),

@@ -233,3 +233,41 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch):
     yield {"run": run_q, "finalize": fin_q, "dlq": dlq, "endpoint": f"http://127.0.0.1:{port}"}
     bootstrap.reset()
     server.stop()
+
+
+# -- log hygiene over the whole suite --------------------------------------------------------------------
+# Every test's captured stdout, stderr and logs are scanned for the secrets the suite uses and for every
+# token the Graph stand-in issued; any hit fails the session.
+KNOWN_SECRETS = ("s3cr3t-value-for-tests", "graph-test-secret-value", "onboarding-secret-value-123",
+                 "local-demo-client-secret", "burst-secret-", "rotated-secret-elsewhere", "hunter2-secret")
+_leaks: list[str] = []
+_captured: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    text = "\n".join(content for name, content in report.sections if name.startswith("Captured"))
+    if text:
+        _captured.append((report.nodeid, text))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from invsync_dev.graph_standin import issued_tokens
+
+    needles = [*KNOWN_SECRETS, *issued_tokens()]
+    for nodeid, text in _captured:
+        for needle in needles:
+            if needle in text:
+                _leaks.append(f"{nodeid}: a secret or token ({needle[:6]}…) reached captured output")
+                break
+        if "Authorization: Bearer" in text or "'Authorization': 'Bearer" in text:
+            _leaks.append(f"{nodeid}: an Authorization header reached captured output")
+    _leaks[:] = sorted(set(_leaks))
+    if _leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(f"log hygiene: scanned the captured output of {len(_captured)} test phases "
+                                f"for secrets and issued tokens: {len(_leaks)} leak(s)")
+    for leak in _leaks:
+        terminalreporter.write_line("LEAK " + leak, red=True)

@@ -89,6 +89,13 @@ def large_counts(total: int, keys: list[str] | None = None) -> dict[str, int]:
     return {k: per + (1 if i < rest else 0) for i, k in enumerate(keys)}
 
 
+_ALL_ISSUED: list[str] = []  # every token any stand-in in this process issued (for secret scans)
+
+
+def issued_tokens() -> list[str]:
+    return list(_ALL_ISSUED)
+
+
 class GraphStandIn:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_ms: int = 0) -> None:
         self.tenants: dict[str, StandInTenant] = {}
@@ -297,6 +304,7 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             with standin.lock:
                 standin.tokens[token] = (graph_tenant_id, time.time() + standin.token_lifetime)
                 standin.issued_tokens.append(token)
+                _ALL_ISSUED.append(token)
             self._send(200, {"token_type": "Bearer", "expires_in": standin.token_lifetime, "access_token": token})
 
         def _auth(self) -> StandInTenant | None:

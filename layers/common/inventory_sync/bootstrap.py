@@ -34,6 +34,12 @@ class Container:
         return TokenProvider(self.settings.graph_authority_host, self.settings.graph_base_url)
 
     @functools.cached_property
+    def permission_reports(self):  # noqa: ANN201 - per execution environment, a few minutes each
+        from inventory_sync.services.permissions import ReportCache
+
+        return ReportCache()
+
+    @functools.cached_property
     def finalize_queue(self) -> SqsQueue:
         return SqsQueue(self.settings.require("finalize_queue_url").finalize_queue_url or "")
 

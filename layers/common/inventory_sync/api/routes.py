@@ -22,6 +22,7 @@ from inventory_sync.api.models import (
     ItemPage,
     PermissionCheckOut,
     PolicyTypesOut,
+    Problem,
     RunOut,
     RunPage,
 )
@@ -40,7 +41,19 @@ REQUIRED = ("run_queue_url",)
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-Id = Annotated[int, Path(gt=0, le=2**63 - 1)]
+# ids are bigint; the API caps them at 2^53 - 1 so the bound survives JSON (a double) exactly
+MAX_ID = 2**53 - 1
+Id = Annotated[int, Path(gt=0, le=MAX_ID)]
+
+
+def _errors(*codes: int) -> dict[int, dict[str, Any]]:
+    """Problem responses a route can give, for the OpenAPI document."""
+    return {code: {"description": TITLES[code], "content": {"application/problem+json": {"model": Problem}}}
+            for code in codes}
+
+
+READ_ERRORS = {200: {"description": "OK"}, **_errors(400, 401, 404, 413, 422)}
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 422, 503)
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
@@ -67,7 +80,7 @@ def _correlation_id() -> str:
     return app.current_event.request_context.request_id
 
 
-@app.post("/tenants/<tenant_id>/inventory-syncs", responses={202: {"description": "Dispatched"}})
+@app.post("/tenants/<tenant_id>/inventory-syncs", responses={202: {"description": "Dispatched"}, **WRITE_ERRORS})
 def dispatch_sync(
     tenant_id: Id,
     body: Annotated[SelectionRequest | None, Body()] = None,
@@ -87,7 +100,7 @@ def dispatch_sync(
                     headers={"Location": location})
 
 
-@app.get("/tenants/<tenant_id>/inventory-syncs")
+@app.get("/tenants/<tenant_id>/inventory-syncs", responses=READ_ERRORS)
 def list_syncs(
     tenant_id: Id,
     status: Annotated[Literal["running", "success", "partial", "failed", "skipped"] | None, Query()] = None,
@@ -100,14 +113,14 @@ def list_syncs(
                                                         limit=limit))
 
 
-@app.get("/tenants/<tenant_id>/inventory-syncs/<run_id>")
+@app.get("/tenants/<tenant_id>/inventory-syncs/<run_id>", responses=READ_ERRORS)
 def get_sync(tenant_id: Id, run_id: Id) -> RunOut:
     """One sync run with counters, error codes and progress."""
     with _session() as (conn, user):
         return RunOut.model_validate(queries.get_run(conn, user, tenant_id, run_id))
 
 
-@app.get("/bulk-operations")
+@app.get("/bulk-operations", responses=READ_ERRORS)
 def list_bulk_operations(
     status: Annotated[Literal["active"] | None, Query()] = None,
     cursor: Cursor = None,
@@ -119,14 +132,15 @@ def list_bulk_operations(
                                                                              cursor=cursor, limit=limit))
 
 
-@app.get("/bulk-operations/<bulk_id>")
+@app.get("/bulk-operations/<bulk_id>", responses=READ_ERRORS)
 def get_bulk_operation(bulk_id: Id) -> BulkOperationDetailOut:
     """A bulk operation with the live progress of its run."""
     with _session() as (conn, user):
         return BulkOperationDetailOut.model_validate(queries.get_bulk_operation(conn, user, bulk_id))
 
 
-@app.post("/bulk-operations/<bulk_id>/cancel", responses={202: {"description": "Stop requested"}})
+@app.post("/bulk-operations/<bulk_id>/cancel",
+          responses={200: {"description": "Aborted"}, 202: {"description": "Stop requested"}, **WRITE_ERRORS})
 def cancel_bulk_operation(bulk_id: Id) -> Response[BulkOperationDetailOut]:
     """Cancel: pending → aborted (200); running → stops between pages (202); terminal → 409."""
     with _session() as (conn, user):
@@ -134,7 +148,7 @@ def cancel_bulk_operation(bulk_id: Id) -> Response[BulkOperationDetailOut]:
     return Response(code, content_types.APPLICATION_JSON, BulkOperationDetailOut.model_validate(view))
 
 
-@app.get("/tenants/<tenant_id>/inventory-items")
+@app.get("/tenants/<tenant_id>/inventory-items", responses=READ_ERRORS)
 def list_items(
     tenant_id: Id,
     policy_type: Annotated[str | None, Query(max_length=100)] = None,
@@ -149,7 +163,7 @@ def list_items(
                                                           limit=limit))
 
 
-@app.get("/tenants/<tenant_id>/audit-logs")
+@app.get("/tenants/<tenant_id>/audit-logs", responses=READ_ERRORS)
 def list_audit_logs(
     tenant_id: Id,
     action: Annotated[str | None, Query(max_length=200)] = None,
@@ -165,24 +179,22 @@ def list_audit_logs(
                                                            cursor=cursor, limit=limit))
 
 
-_permission_reports = permissions.ReportCache()
-
-
-@app.get("/tenants/<tenant_id>/permission-check")
+@app.get("/tenants/<tenant_id>/permission-check",
+         responses={200: {"description": "OK"}, **_errors(400, 401, 403, 404, 413, 422)})
 def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
     with _session() as (conn, user):
         tenant = require_member(conn, tenant_id, user, OWNER_ROLES)
-    report = None if refresh else _permission_reports.get(tenant_id)
+    container = _container()
+    report = None if refresh else container.permission_reports.get(tenant_id)
     if report is None:
-        container = _container()
         report = permissions.check(tenant, container.registry, container.credentials, container.tokens,
                                    container.settings.graph_base_url)
-        _permission_reports.put(report)
+        container.permission_reports.put(report)
     return PermissionCheckOut.model_validate(report.as_dict())
 
 
-@app.get("/policy-types")
+@app.get("/policy-types", responses={200: {"description": "OK"}, **_errors(401)})
 def list_policy_types() -> PolicyTypesOut:
     """The runtime registry for the selection form; foundations flagged."""
     _identity()

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from inventory_sync.db import migrate as migrations
 from invsync_dev.console import audit_trail, table, wait_for
@@ -47,7 +48,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
     stack = LocalStack(_data_dir(), api_port=args.api_port, pg_port=args.pg_port, graph_port=args.graph_port,
                        aws_port=args.aws_port, run_workers=args.workers, sweep_every=args.sweep_every,
-                       schedule_every=args.schedule_every)
+                       schedule_every=args.schedule_every, pollers=not args.no_pollers)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
@@ -56,6 +57,11 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         demo = stack.ensure_demo()
         print("Inventory Sync — local stack is up\n")
         print(stack.describe(demo))
+        if args.for_containers:
+            args.env_json.write_text(json.dumps(stack.env_json(), indent=2) + "\n")
+            print(f"\nWrote {args.env_json} for: sam local invoke <Function> -e <event> --env-vars {args.env_json}"
+                  " --docker-network host   (every endpoint is on 127.0.0.1: the containers share the host's"
+                  " network)")
         print("\nCtrl-C stops everything.", flush=True)
         stopping.wait()
     finally:
@@ -138,6 +144,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="concurrent run_sync pollers")
     p.add_argument("--sweep-every", type=float, default=60.0, help="seconds between orphan sweeps")
     p.add_argument("--schedule-every", type=float, default=None, help="seconds between scheduled full syncs")
+    p.add_argument("--no-pollers", action="store_true", help="leave the queues to someone else (sam local invoke)")
+    p.add_argument("--for-containers", action="store_true",
+                   help="write an env.json for sam local invoke/start-api with --docker-network host")
+    p.add_argument("--env-json", type=Path, default=Path("env.local.json"), help="where --for-containers writes")
     p.set_defaults(func=cmd_local_up)
 
     p = sub.add_parser("demo", help="the local stack, a full sync end to end, then a partial one")

@@ -71,11 +71,12 @@ def load_function(name: str) -> Any:
 class LocalStack:
     def __init__(self, data_dir: Path, *, api_port: int = 3000, pg_port: int = 5433, graph_port: int = 0,
                  aws_port: int = 0, run_workers: int = 2, sweep_every: float = 60.0,
-                 schedule_every: float | None = None, host: str = "127.0.0.1") -> None:
+                 schedule_every: float | None = None, host: str = "127.0.0.1", pollers: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.api_port, self.pg_port, self.graph_port, self.aws_port = api_port, pg_port, graph_port, aws_port
         self.run_workers, self.sweep_every, self.schedule_every = run_workers, sweep_every, schedule_every
         self.host = host
+        self.pollers = pollers
         self.stop_event = threading.Event()
         self.pg: EmbeddedPostgres | None = None
         self._pg_started_here = False
@@ -133,7 +134,8 @@ class LocalStack:
         self.finalize = load_function("finalize")
         self.api = LocalHttpApi(self.dispatch.lambda_handler, self.signer, lambda: LambdaContext("dispatch", 60_000),
                                 host=self.host, port=self.api_port).start()
-        self._start_pollers()
+        if self.pollers:
+            self._start_pollers()
         return self
 
     def _create_queues(self) -> dict[str, str]:
@@ -216,6 +218,15 @@ class LocalStack:
         except secrets.exceptions.ResourceExistsException:
             secrets.put_secret_value(SecretId=name, SecretString=value)
         return Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator"))
+
+    def env_json(self) -> dict[str, dict[str, str]]:
+        """`sam local invoke --env-vars` for functions in containers on the host's network
+        (`--docker-network host`): every endpoint stays on loopback."""
+        common = {key: self.env[key] for key in (
+            "DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+            "RUN_QUEUE_URL", "FINALIZE_QUEUE_URL", "GRAPH_BASE_URL", "GRAPH_AUTHORITY_HOST", "TENANT_SECRET_PREFIX")}
+        common |= {"DATABASE_SECRET_ARN": "", "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "true"}
+        return {name: dict(common) for name in ("DispatchFunction", "RunSyncFunction", "FinalizeFunction")}
 
     def describe(self, demo: Demo) -> str:
         return "\n".join([

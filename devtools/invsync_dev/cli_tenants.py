@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -36,20 +37,28 @@ def _secrets():
     return boto3.client("secretsmanager")
 
 
-def _read_secret(args: argparse.Namespace) -> str:
+def _read_secret(args: argparse.Namespace) -> dict[str, str]:
+    """The credential to store: a client secret (stdin or file) or a certificate with its key (one PEM file)."""
+    if getattr(args, "certificate", None):
+        pem = Path(args.certificate).read_text()
+        cert = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S)
+        key = re.search(r"-----BEGIN (?:RSA )?PRIVATE KEY-----.+?-----END (?:RSA )?PRIVATE KEY-----", pem, re.S)
+        if not cert or not key:
+            raise SystemExit("invsync: --certificate needs one PEM file holding the certificate and its private key")
+        return {"certificate_pem": cert.group(0) + "\n", "private_key_pem": key.group(0) + "\n"}
     if args.client_secret_stdin:
         value = sys.stdin.readline().strip()
     else:
         value = Path(args.client_secret_file).read_text().strip()
     if not value:
         raise SystemExit("invsync: the client secret is empty")
-    return value
+    return {"client_secret": value}
 
 
-def _store_secret(tenant_id: int, value: str) -> None:
+def _store_secret(tenant_id: int, value: dict[str, str]) -> None:
     client = _secrets()
     name = f"{_prefix()}{tenant_id}"
-    body = json.dumps({"client_secret": value})
+    body = json.dumps(value)
     try:
         client.create_secret(Name=name, SecretString=body, Description="Inventory Sync tenant app credential")
     except client.exceptions.ResourceExistsException:
@@ -187,6 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--client-secret-stdin", action="store_true", help="read the client secret from stdin")
     source.add_argument("--client-secret-file", help="read the client secret from this file")
+    source.add_argument("--certificate", help="a PEM file with the app's certificate and private key")
     p.add_argument("--no-schedule", action="store_true", help="leave it out of scheduled syncs")
     p.set_defaults(func=cmd_add)
     t.add_parser("list", help="all tenants").set_defaults(func=cmd_list)
@@ -198,6 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--client-secret-stdin", action="store_true")
     source.add_argument("--client-secret-file")
+    source.add_argument("--certificate", help="a PEM file with the app's certificate and private key")
     p.set_defaults(func=cmd_set_secret)
     for action in ("enable", "disable"):
         p = t.add_parser(action, help=f"{action} syncs of a tenant")

@@ -60,6 +60,7 @@ class StandInTenant:
     client_id: str
     client_secret: str
     counts: dict[str, int]
+    certificate_pem: str | None = None  # accepts signed client assertions when set
     removed: set[tuple[str, int]] = field(default_factory=set)
     extra: dict[str, int] = field(default_factory=dict)  # items added after generation
     versions: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -297,7 +298,11 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                                         "error_description": "AADSTS90002: Tenant not found"})
             if form.get("grant_type") != "client_credentials" or not str(form.get("scope", "")).endswith("/.default"):
                 return self._send(400, {"error": "invalid_request", "error_description": "bad grant or scope"})
-            if form.get("client_id") != tenant.client_id or form.get("client_secret") != tenant.client_secret:
+            if "client_assertion" in form:
+                if not self._assertion_ok(tenant, form, graph_tenant_id):
+                    return self._send(401, {"error": "invalid_client",
+                                            "error_description": "AADSTS700027: Client assertion failed"})
+            elif form.get("client_id") != tenant.client_id or form.get("client_secret") != tenant.client_secret:
                 return self._send(401, {"error": "invalid_client",
                                         "error_description": "AADSTS7000215: Invalid client secret provided."})
             token = secrets.token_urlsafe(32)
@@ -306,6 +311,29 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 standin.issued_tokens.append(token)
                 _ALL_ISSUED.append(token)
             self._send(200, {"token_type": "Bearer", "expires_in": standin.token_lifetime, "access_token": token})
+
+        def _assertion_ok(self, tenant: StandInTenant, form: dict[str, str], graph_tenant_id: str) -> bool:
+            import base64
+            import hashlib
+
+            import jwt
+            from cryptography import x509
+            from cryptography.hazmat.primitives import serialization
+
+            if not tenant.certificate_pem or form.get("client_assertion_type") != (
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"):
+                return False
+            cert = x509.load_pem_x509_certificate(tenant.certificate_pem.encode())
+            der = cert.public_bytes(serialization.Encoding.DER)
+            thumb = base64.urlsafe_b64encode(hashlib.sha1(der).digest())  # noqa: S324 - x5t is SHA-1 by definition
+            try:
+                header = jwt.get_unverified_header(form["client_assertion"])
+                claims = jwt.decode(form["client_assertion"], cert.public_key(), algorithms=["RS256"],
+                                    audience=f"{standin.base_url}/{graph_tenant_id}/oauth2/v2.0/token")
+            except jwt.PyJWTError:
+                return False
+            return (header.get("x5t") == thumb.rstrip(b"=").decode() and claims.get("iss") == tenant.client_id
+                    and claims.get("sub") == tenant.client_id and form.get("client_id") == tenant.client_id)
 
         def _auth(self) -> StandInTenant | None:
             header = self.headers.get("Authorization", "")

@@ -116,3 +116,60 @@ def test_permission_check_route_answers_owners_and_caches(env) -> None:
     status, fresh = env.pipeline.api("GET", f"/tenants/{env.tenant.id}/permission-check", subject="olivia",
                                      query={"refresh": "true"})
     assert fresh["ok"] is True and env.graph.count("graph_requests") > before
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "inventory-sync-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=2)).sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    path = tmp_path / "app.pem"
+    path.write_text(cert_pem + key_pem)
+    return path, cert_pem
+
+
+def test_certificate_tenant_syncs_with_a_signed_client_assertion(server_env, tmp_path) -> None:
+    env = server_env
+    pem_file, cert_pem = _self_signed(tmp_path)
+    gid = "cert-tenant.onmicrosoft.com"
+    standin_tenant = env.graph.add_tenant(gid, "cert-app", "no-secret-for-this-one",
+                                          counts={"deviceConfiguration": 12, "mobileApp": 5})
+    standin_tenant.certificate_pem = cert_pem
+    added = invsync("tenants", "add", "--name", "CertCo", "--graph-tenant-id", gid, "--client-id", "cert-app",
+                    "--certificate", str(pem_file))
+    assert added.returncode == 0, added.stderr
+    assert "PRIVATE KEY" not in added.stdout + added.stderr
+    tenant_id = env.db.execute("SELECT id FROM tenants WHERE name = 'CertCo'").fetchone()[0]
+    assert invsync("members", "add", "--tenant", str(tenant_id), "--subject", "alice", "--role", "operator"
+                   ).returncode == 0
+    before = env.graph.count("token_requests")
+    bulk = env.pipeline.dispatch(tenant_id, {"policy_types": ["deviceConfiguration", "mobileApp"],
+                                             "include_foundations": False})
+    env.pipeline.run_all()
+    row = env.db.execute("SELECT status, items_observed_count FROM inventory_sync_runs WHERE bulk_operation_run_id"
+                         " = %s", (bulk["bulk_operation_run"]["id"],)).fetchone()
+    assert row == ("success", 17)
+    assert env.graph.count("token_requests") - before == 1
+    # a different key is refused: graph_auth_failed
+    other_file, _ = _self_signed(tmp_path / "other") if (tmp_path / "other").mkdir() is None else (None, None)
+    assert invsync("tenants", "set-secret", str(tenant_id), "--certificate", str(other_file)).returncode == 0
+    from inventory_sync import bootstrap
+
+    bootstrap.reset()  # forget the cached credential and token
+    bulk = env.pipeline.dispatch(tenant_id, {"policy_types": ["deviceConfiguration"]})
+    env.pipeline.run_all()
+    row = env.db.execute("SELECT status, error_codes FROM inventory_sync_runs WHERE bulk_operation_run_id = %s",
+                         (bulk["bulk_operation_run"]["id"],)).fetchone()
+    assert row == ("failed", ["graph_auth_failed"])

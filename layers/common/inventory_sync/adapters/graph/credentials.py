@@ -18,6 +18,17 @@ class ClientSecretCredential:
     client_secret: str = field(repr=False)  # never in reprs, logs or errors
 
 
+@dataclass(frozen=True)
+class CertificateCredential:
+    """An app certificate: the token request carries a signed client assertion instead of a secret."""
+
+    certificate_pem: str = field(repr=False)
+    private_key_pem: str = field(repr=False)
+
+
+Credential = ClientSecretCredential | CertificateCredential
+
+
 class CredentialStore:
     def __init__(self, prefix: str, provider: parameters.SecretsProvider | None = None) -> None:
         self.prefix = prefix
@@ -28,7 +39,7 @@ class CredentialStore:
             self._provider = parameters.SecretsProvider()
         return self._provider
 
-    def get(self, tenant_id: int) -> ClientSecretCredential:
+    def get(self, tenant_id: int) -> Credential:
         name = f"{self.prefix}{tenant_id}"
         try:
             value = self._secrets().get(name, transform="json", max_age=CACHE_SECONDS)
@@ -36,6 +47,10 @@ class CredentialStore:
             raise GraphError(ErrorCode.CREDENTIALS_MISSING, f"secret {name} is not valid JSON") from None
         except GetParameterError:
             raise GraphError(ErrorCode.CREDENTIALS_MISSING, f"secret {name} not found or not readable") from None
-        if not isinstance(value, dict) or not isinstance(value.get("client_secret"), str) or not value["client_secret"]:
-            raise GraphError(ErrorCode.CREDENTIALS_MISSING, f"secret {name} has no client_secret")
-        return ClientSecretCredential(value["client_secret"])
+        if isinstance(value, dict) and isinstance(value.get("client_secret"), str) and value["client_secret"]:
+            return ClientSecretCredential(value["client_secret"])
+        if (isinstance(value, dict) and isinstance(value.get("certificate_pem"), str)
+                and isinstance(value.get("private_key_pem"), str)):
+            return CertificateCredential(value["certificate_pem"], value["private_key_pem"])
+        raise GraphError(ErrorCode.CREDENTIALS_MISSING,
+                         f"secret {name} has neither client_secret nor certificate_pem + private_key_pem")

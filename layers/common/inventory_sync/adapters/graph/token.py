@@ -15,7 +15,7 @@ from urllib.parse import quote
 import urllib3
 
 from inventory_sync.adapters.graph import http
-from inventory_sync.adapters.graph.credentials import ClientSecretCredential
+from inventory_sync.adapters.graph.credentials import CertificateCredential, Credential
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.domain.error_codes import ErrorCode
 
@@ -36,7 +36,7 @@ class TokenProvider:
         self._lock = threading.Lock()
         self.requests = 0
 
-    def token(self, graph_tenant_id: str, client_id: str, credential: ClientSecretCredential, *,
+    def token(self, graph_tenant_id: str, client_id: str, credential: Credential, *,
               force_refresh: bool = False) -> str:
         key = (graph_tenant_id, client_id)
         with self._lock:
@@ -47,13 +47,17 @@ class TokenProvider:
             self._cache[key] = fresh
             return fresh.token
 
-    def _request(self, graph_tenant_id: str, client_id: str, credential: ClientSecretCredential) -> _Cached:
+    def _request(self, graph_tenant_id: str, client_id: str, credential: Credential) -> _Cached:
         url = f"{self.authority_host}/{quote(graph_tenant_id, safe='')}/oauth2/v2.0/token"
         self.requests += 1
+        fields = {"grant_type": "client_credentials", "client_id": client_id, "scope": self.scope}
+        if isinstance(credential, CertificateCredential):
+            fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            fields["client_assertion"] = client_assertion(credential, client_id, url)
+        else:
+            fields["client_secret"] = credential.client_secret
         try:
-            response = http.request("POST", url, fields={
-                "grant_type": "client_credentials", "client_id": client_id,
-                "client_secret": credential.client_secret, "scope": self.scope})
+            response = http.request("POST", url, fields=fields)
         except urllib3.exceptions.HTTPError as exc:
             raise GraphError(ErrorCode.GRAPH_UNAVAILABLE, f"token endpoint unreachable: {type(exc).__name__}") from None
         request_id = response.header("request-id") or response.header("x-ms-request-id")
@@ -74,3 +78,38 @@ def _error_code(response: http.HttpResponse) -> str:
         return str(response.json().get("error", "unknown_error"))[:64]
     except (ValueError, AttributeError):
         return f"HTTP {response.status}"
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def client_assertion(credential: CertificateCredential, client_id: str, token_url: str) -> str:
+    """The signed JWT (RS256, x5t = SHA-1 thumbprint of the certificate) that proves possession of the
+    app certificate. `cryptography` is imported only here: only certificate tenants need it."""
+    import hashlib
+    import json
+    import uuid
+
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+    except ImportError:  # pragma: no cover - depends on the deployment
+        raise GraphError(ErrorCode.CREDENTIALS_MISSING, "certificate credentials need the cryptography package"
+                         ) from None
+    try:
+        cert = x509.load_pem_x509_certificate(credential.certificate_pem.encode())
+        key = serialization.load_pem_private_key(credential.private_key_pem.encode(), password=None)
+    except ValueError:
+        raise GraphError(ErrorCode.CREDENTIALS_MISSING, "the stored certificate or key is not valid PEM") from None
+    thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).digest()  # noqa: S324 - x5t is SHA-1
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "x5t": _b64url(thumbprint)}
+    claims = {"aud": token_url, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": now,
+              "iat": now, "exp": now + 600}
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+    return f"{signing_input}.{_b64url(signature)}"

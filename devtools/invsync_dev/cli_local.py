@@ -59,9 +59,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         print(stack.describe(demo))
         if args.for_containers:
             args.env_json.write_text(json.dumps(stack.env_json(), indent=2) + "\n")
-            print(f"\nWrote {args.env_json} for: sam local invoke <Function> -e <event> --env-vars {args.env_json}"
-                  " --docker-network host   (every endpoint is on 127.0.0.1: the containers share the host's"
-                  " network)")
+            print(f"\nWrote {args.env_json}: every endpoint is on 127.0.0.1, for containers sharing the host's"
+                  " network")
         print("\nCtrl-C stops everything.", flush=True)
         stopping.wait()
     finally:
@@ -146,7 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule-every", type=float, default=None, help="seconds between scheduled full syncs")
     p.add_argument("--no-pollers", action="store_true", help="leave the queues to someone else (sam local invoke)")
     p.add_argument("--for-containers", action="store_true",
-                   help="write an env.json for sam local invoke/start-api with --docker-network host")
+                   help="also write an env file (loopback endpoints) for functions run in containers that share "
+                        "the host's network; sam local's containers do not (see README)")
     p.add_argument("--env-json", type=Path, default=Path("env.local.json"), help="where --for-containers writes")
     p.set_defaults(func=cmd_local_up)
 

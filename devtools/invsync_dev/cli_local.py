@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -171,5 +170,3 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name == "audit":
             p.add_argument("--json", action="store_true")
 
-
-__all__ = ["register", "sys"]

@@ -197,13 +197,10 @@ def _make_env(stack: dict[str, str], graph, db):
         SecretString=json.dumps({"client_secret": "s3cr3t-value-for-tests"}))
     user = factories.member(db, tenant.id, "alice", "operator", email="alice@contoso.com", name="Alice")
 
-    class Env:
-        pass
+    from types import SimpleNamespace
 
-    e = Env()
-    e.tenant, e.user, e.graph, e.graph_tenant_id, e.db, e.queues = tenant, user, graph, graph_tenant_id, db, stack
-    e.pipeline = Pipeline(stack)
-    return e
+    return SimpleNamespace(tenant=tenant, user=user, graph=graph, graph_tenant_id=graph_tenant_id, db=db,
+                           queues=stack, pipeline=Pipeline(stack))
 
 
 @pytest.fixture

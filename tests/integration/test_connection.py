@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from inventory_sync.db.connection import Database
 
@@ -50,12 +51,9 @@ def test_statement_timeout_is_set(database_url: str) -> None:
 def test_transaction_rolls_back_on_error(database_url: str, db: psycopg.Connection) -> None:
     database = Database(database_url, application_name="invsync-test-rollback")
     try:
-        try:
-            with database.transaction() as conn:
-                conn.execute("INSERT INTO users (subject) VALUES ('rolled-back')")
-                raise RuntimeError("boom")
-        except RuntimeError:
-            pass
+        with pytest.raises(RuntimeError), database.transaction() as conn:
+            conn.execute("INSERT INTO users (subject) VALUES ('rolled-back')")
+            raise RuntimeError("boom")
         assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
     finally:
         database.close()

@@ -37,7 +37,7 @@ _BULK_TRANSITIONS: dict[BulkStatus, frozenset[BulkStatus]] = {
 
 
 class IllegalTransition(ValueError):
-    pass
+    """A status change outside the state machines of DESIGN §4."""
 
 
 def check_run_transition(current: RunStatus, target: RunStatus) -> None:

@@ -68,12 +68,11 @@ class GraphStats:
 
 
 def parse_retry_after(value: str | None, default: float) -> float:
+    """Seconds to wait: Retry-After as delta-seconds or as an HTTP date; `default` when absent or unreadable."""
     if not value:
         return default
-    try:
+    if value.strip().replace(".", "", 1).isdigit():
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -20,10 +20,6 @@ CREATE TEMP TABLE IF NOT EXISTS sync_stage_items (
     policy_type text NOT NULL, external_id text NOT NULL, display_name text, category text, platform text,
     payload jsonb NOT NULL, content_hash char(64) NOT NULL
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sync_stage_links (
-    policy_type text NOT NULL, external_id text NOT NULL, link_type text NOT NULL, target_type text NOT NULL,
-    target_id text NOT NULL, properties jsonb NOT NULL
-) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (
     id bigint NOT NULL, policy_type text NOT NULL, external_id text NOT NULL
 ) ON COMMIT DELETE ROWS;
@@ -58,18 +54,6 @@ SELECT s.policy_type, count(*), (SELECT count(*) FROM changed c WHERE c.policy_t
 FROM staged s GROUP BY s.policy_type
 """
 
-_LINKS = """
-WITH gone AS (
-    DELETE FROM inventory_links l USING sync_changed_items c WHERE l.item_id = c.id
-)
-INSERT INTO inventory_links (tenant_id, item_id, link_type, target_type, target_id, properties)
-SELECT %(tenant)s, c.id, sl.link_type, sl.target_type, sl.target_id, sl.properties
-FROM sync_stage_links sl
-JOIN sync_changed_items c ON c.policy_type = sl.policy_type AND c.external_id = sl.external_id
-ON CONFLICT (item_id, link_type, target_type, target_id) DO NOTHING
-"""
-
-
 @dataclass(frozen=True)
 class WriteResult:
     observed: int
@@ -100,21 +84,31 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
             for r in records:
                 copy.write_row((r.policy_type, r.external_id, r.display_name, r.category, r.platform,
                                 r.payload_json, r.content_hash))
-        has_links = any(r.links for r in records)
-        if has_links:
-            with cur.copy("COPY sync_stage_links (policy_type, external_id, link_type, target_type, target_id,"
-                          " properties) FROM STDIN") as copy:
-                for r in records:
-                    for link in r.links:
-                        copy.write_row((r.policy_type, r.external_id, link.link_type, link.target_type,
-                                        link.target_id, json.dumps(link.properties)))
         rows = cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}).fetchall()
         result = {ptype: WriteResult(observed, upserted) for ptype, observed, upserted in rows}
         if any(r.upserted for r in result.values()):
-            cur.execute(_LINKS if has_links else
-                        "DELETE FROM inventory_links l USING sync_changed_items c WHERE l.item_id = c.id",
-                        {"tenant": tenant_id} if has_links else None)
+            _replace_links(cur, tenant_id, records)
     return result
+
+
+def _replace_links(cur: psycopg.Cursor, tenant_id: int, records: Sequence[ItemRecord]) -> None:
+    """Links of the changed items only: drop theirs, COPY the new ones straight into inventory_links."""
+    changed = {(ptype, ext): item_id for item_id, ptype, ext in
+               cur.execute("SELECT id, policy_type, external_id FROM sync_changed_items").fetchall()}
+    cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s)", (list(changed.values()),))
+    seen: set[tuple[int, str, str, str]] = set()
+    with cur.copy("COPY inventory_links (tenant_id, item_id, link_type, target_type, target_id, properties)"
+                  " FROM STDIN") as copy:
+        for r in records:
+            item_id = changed.get((r.policy_type, r.external_id))
+            if item_id is None:
+                continue
+            for link in r.links:
+                key = (item_id, link.link_type, link.target_type, link.target_id)
+                if key not in seen:  # the same item may come twice in one batch
+                    seen.add(key)
+                    copy.write_row((tenant_id, item_id, link.link_type, link.target_type, link.target_id,
+                                    json.dumps(link.properties)))
 
 
 def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int) -> int:

@@ -110,10 +110,12 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     ours_tenant, ours_run = _tenant_and_run(url, f"ours-{n}")
     db = Database(url, application_name="bench-writer")
 
+    batch = EngineConfig().batch_rows  # what the engine writes per transaction
+
     def ours() -> None:
-        for start in range(0, n, 1000):
+        for start in range(0, n, batch):
             with db.transaction() as conn:
-                item_writer.write(conn, ours_tenant, ours_run, rows[start:start + 1000])
+                item_writer.write(conn, ours_tenant, ours_run, rows[start:start + batch])
 
     t_ours = timed(ours)
     db.close()

@@ -58,7 +58,7 @@ class EngineResult:
 @dataclass
 class EngineConfig:
     concurrency: int = 8
-    batch_rows: int = 1000
+    batch_rows: int = 5000  # rows per write transaction (bench: 5000 ~1.4x the rows/s of 1000 at 100k)
     progress_interval: float = 2.0
     queue_pages: int = 16
 

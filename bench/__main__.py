@@ -130,7 +130,7 @@ def report(results: dict[str, Any], seconds: float) -> str:
     lines += [
         "",
         "Ours (batches of 5,000 rows per transaction, as the engine writes): COPY into a session temp table, "
-        "`INSERT … ON CONFLICT DO UPDATE … WHERE content changed` "
+        "then one `INSERT … ON CONFLICT DO UPDATE … WHERE content changed` "
         "(unchanged rows only get `last_seen_*`); links of changed rows deleted and COPYed in again. The last row "
         "is our path with dependency links on (about four per item, a first sync), the references still writing "
         "items only.",

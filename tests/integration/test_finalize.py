@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +12,9 @@ from pathlib import Path
 import psycopg
 
 from inventory_sync import bootstrap
-from inventory_sync.db import bulk_operations, locks, runs
+from inventory_sync.db import bulk_operations, locks
 from tests.support.lambdas import FakeContext, scheduled_envelope, sqs_event
+from tests.support.scenarios import dead_attempt, worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,10 +69,7 @@ def test_finalize_for_a_running_run_is_retried_later(env) -> None:
     dispatched = env.pipeline.dispatch(env.tenant.id, {"policy_types": ["mobileApp"]})
     bulk_id = dispatched["bulk_operation_run"]["id"]
     [message] = env.pipeline.receive("run")
-    body = json.loads(message["Body"])
-    run = runs.create_running(env.db, tenant_id=env.tenant.id, user_id=env.user.id, bulk_operation_run_id=bulk_id,
-                              selection_hash=body["selection_hash"], selection_payload=body["selection"],
-                              trigger="api", correlation_id="c")
+    run = dead_attempt(env.db, env, message["Body"])
     event = sqs_event([{"version": 1, "inventory_sync_run_id": run.id, "bulk_operation_run_id": bulk_id}])
     out = env.pipeline.finalize_fn.lambda_handler(event, FakeContext())
     assert out == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
@@ -125,10 +120,7 @@ def test_poison_message_with_a_started_run_fails_the_run(env, monkeypatch) -> No
     dispatched = env.pipeline.dispatch(env.tenant.id, {"policy_types": ["mobileApp"]})
     bulk_id = dispatched["bulk_operation_run"]["id"]
     [message] = env.pipeline.receive("run")
-    body = json.loads(message["Body"])
-    run = runs.create_running(env.db, tenant_id=env.tenant.id, user_id=env.user.id, bulk_operation_run_id=bulk_id,
-                              selection_hash=body["selection_hash"], selection_payload=body["selection"],
-                              trigger="api", correlation_id="c")
+    run = dead_attempt(env.db, env, message["Body"])
     bulk_operations.mark_running(env.db, bulk_id, run.id)
     env.pipeline.send_raw("dlq", message["Body"])
     env.pipeline.dlq_pending()
@@ -148,11 +140,7 @@ def test_sweep_fails_a_killed_worker_run_and_leaves_a_live_one(server_env, datab
     doomed = env.pipeline.dispatch(env.tenant.id, {"policy_types": ["mobileApp"], "include_foundations": False})
     doomed_id = doomed["bulk_operation_run"]["id"]
     [message] = env.pipeline.receive("run")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.worker_proc"], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    proc.stdin.write(message["Body"])
-    proc.stdin.close()
+    proc = worker_process(message["Body"])
     for _ in range(600):
         row = env.db.execute("SELECT items_observed_count FROM inventory_sync_runs WHERE bulk_operation_run_id = %s",
                              (doomed_id,)).fetchone()

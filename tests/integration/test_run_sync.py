@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from inventory_sync.db import bulk_operations, locks, runs
+from inventory_sync.db import bulk_operations, locks
 from invsync_dev.graph_standin import Fault
 from tests.support.lambdas import FakeContext, sqs_event
+from tests.support.scenarios import dead_attempt, worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,12 +135,8 @@ def test_resume_after_a_dead_attempt_is_the_same_run(env) -> None:
     dispatched = env.pipeline.dispatch(env.tenant.id, {"policy_types": ["deviceConfiguration"]})
     bulk_id = dispatched["bulk_operation_run"]["id"]
     [message] = env.pipeline.receive("run")
-    body = json.loads(message["Body"])
-    # what a first attempt that died after starting leaves behind: a running run, no lock
     with psycopg.connect(env.queues["database_url"], autocommit=True) as conn:
-        run = runs.create_running(conn, tenant_id=env.tenant.id, user_id=env.user.id, bulk_operation_run_id=bulk_id,
-                                  selection_hash=body["selection_hash"], selection_payload=body["selection"],
-                                  trigger="api", correlation_id=body["correlation_id"])
+        run = dead_attempt(conn, env, message["Body"])
         bulk_operations.mark_running(conn, bulk_id, run.id)
     import boto3
 
@@ -231,11 +224,7 @@ def test_sigkill_mid_sync_frees_the_lock_and_redelivery_resumes(server_env, data
     dispatched = env.pipeline.dispatch(env.tenant.id, {"policy_types": ["mobileApp"], "include_foundations": False})
     bulk_id = dispatched["bulk_operation_run"]["id"]
     [message] = env.pipeline.receive("run")
-    worker_env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.worker_proc"], cwd=ROOT, env=worker_env,
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    proc.stdin.write(message["Body"])
-    proc.stdin.close()
+    proc = worker_process(message["Body"])
     attempt_key = locks.attempt_key(bulk_id)
     sync_key = locks.sync_key(env.tenant.id, dispatched["selection_hash"])
     deadline = time.monotonic() + 60

@@ -9,6 +9,7 @@ PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -63,6 +64,18 @@ class EmbeddedPostgres:
         self.durable = durable
         self.bin_dir = find_bin_dir()
         self.user = _run_as()
+        if self.user and not self._reachable(self.data_dir):
+            # as root the server runs as another user, who cannot enter a private folder (a clone in
+            # a mktemp -d or /root): keep its data in a stable place of its own instead
+            digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+            self.data_dir = Path("/var/lib/invsync") / f"pg-{digest}" / self.data_dir.name
+
+    def _reachable(self, path: Path) -> bool:
+        probe = path
+        while not probe.exists():
+            probe = probe.parent
+        return subprocess.run(["runuser", "-u", self.user or "", "--", "test", "-x", str(probe)],
+                              capture_output=True, check=False).returncode == 0
 
     def _run(self, cmd: list[str]) -> None:
         result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
@@ -100,6 +113,7 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.parent.chmod(self.data_dir.parent.stat().st_mode | 0o111)
         self._chown(self.data_dir)
         if not self.initialised():
             self._run(self._cmd("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",

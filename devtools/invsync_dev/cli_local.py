@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -51,20 +52,61 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
+    bridge = None
     stack.start()
     try:
         demo = stack.ensure_demo()
+        if args.for_containers:
+            from invsync_dev.container_bridge import NETWORK, STACK_HOST, ContainerBridge
+
+            bridge = ContainerBridge(stack.container_ports()).start()
+            env = stack.env_json(STACK_HOST)
+            public_key = stack.signer.public_pem()
+            for variables in env.values():
+                variables["LOCAL_JWT_PUBLIC_KEY"] = public_key
+            args.env_json.write_text(json.dumps(env, indent=2) + "\n")
         print("Inventory Sync — local stack is up\n")
         print(stack.describe(demo))
-        if args.for_containers:
-            args.env_json.write_text(json.dumps(stack.env_json(), indent=2) + "\n")
-            print(f"\nWrote {args.env_json}: every endpoint is on 127.0.0.1, for containers sharing the host's"
-                  " network")
+        if bridge:
+            print(f"\nFor sam local: containers on Docker network {NETWORK} reach PostgreSQL, the AWS emulator"
+                  f" and the Graph stand-in as {STACK_HOST}:{{{','.join(map(str, bridge.ports))}}}."
+                  f"\nWrote {args.env_json}; use: --env-vars {args.env_json} --docker-network {NETWORK}")
         print("\nCtrl-C stops everything.", flush=True)
         stopping.wait()
     finally:
         print("stopping…", flush=True)
+        if bridge:
+            bridge.stop()
         stack.stop()
+    return 0
+
+
+def cmd_local_receive(args: argparse.Namespace) -> int:
+    """Takes one message off a queue of the local stack and prints it as the SQS event Lambda would get."""
+    import boto3
+
+    from invsync_dev import sample_events
+
+    sqs = boto3.client("sqs", endpoint_url=args.aws_endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION",
+                       "us-east-1"), aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+                       aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))
+    url = sqs.get_queue_url(QueueName=args.queue)["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=args.wait,
+                                   AttributeNames=["All"]).get("Messages", [])
+    if not messages:
+        print(f"no message on {args.queue} within {args.wait} s", file=sys.stderr)
+        return 1
+    [message] = messages
+    event = sample_events.sqs_event(json.loads(message["Body"]), args.queue, message_id=message["MessageId"],
+                                    receive_count=message["Attributes"].get("ApproximateReceiveCount", "1"))
+    if not args.keep:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    text = json.dumps(event, indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text)
+        print(f"wrote {args.output}: one {args.queue} message as an SQS event", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -144,10 +186,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule-every", type=float, default=None, help="seconds between scheduled full syncs")
     p.add_argument("--no-pollers", action="store_true", help="leave the queues to someone else (sam local invoke)")
     p.add_argument("--for-containers", action="store_true",
-                   help="also write an env file (loopback endpoints) for functions run in containers that share "
-                        "the host's network; sam local's containers do not (see README)")
+                   help="also serve functions run by sam local (Docker network invsync-local) and write their "
+                        "--env-vars file; needs a Docker engine and root")
     p.add_argument("--env-json", type=Path, default=Path("env.local.json"), help="where --for-containers writes")
     p.set_defaults(func=cmd_local_up)
+
+    p = local.add_parser("receive", help="take one message off a local queue and print it as an SQS event "
+                                         "(for sam local invoke -e)")
+    p.add_argument("queue", choices=["RunQueue", "FinalizeQueue", "RunDLQ", "FinalizeDLQ"])
+    p.add_argument("--aws-endpoint", default="http://127.0.0.1:4566")
+    p.add_argument("--wait", type=int, default=5, help="seconds to wait for a message (max 20)")
+    p.add_argument("--keep", action="store_true", help="leave the message on the queue")
+    p.add_argument("-o", "--output", type=Path, help="write the event here instead of stdout")
+    p.set_defaults(func=cmd_local_receive)
 
     p = sub.add_parser("demo", help="the local stack, a full sync end to end, then a partial one")
     p.add_argument("--api-port", type=int, default=0, help="0 = any free port")

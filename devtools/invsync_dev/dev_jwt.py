@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-ISSUER = "https://invsync.local/dev"
-AUDIENCE = "api://inventory-sync-local"
+from inventory_sync.api.local_auth import AUDIENCE, ISSUER, verify
 
 
 class DevSigner:
@@ -34,9 +32,8 @@ class DevSigner:
 
     def verify(self, token: str) -> dict[str, str] | None:
         """The claims as API Gateway passes them on (strings), or None when the token is not ours."""
-        try:
-            claims: dict[str, Any] = jwt.decode(token, self._public, algorithms=["RS256"], audience=AUDIENCE,
-                                                issuer=ISSUER)
-        except jwt.PyJWTError:
-            return None
-        return {k: str(v) for k, v in claims.items()}
+        return verify(token, self._public)
+
+    def public_pem(self) -> str:
+        return self._public.public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()

@@ -241,6 +241,11 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             return
 
         # -- plumbing --------------------------------------------------------------------
+        def _base(self) -> str:
+            """Links and audiences use the address the caller used (a relay in front of this server, say)."""
+            host = self.headers.get("Host")
+            return f"http://{host}" if host else standin.base_url
+
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
                   raw: bytes | None = None) -> None:
             data = raw if raw is not None else json.dumps(body).encode()
@@ -329,7 +334,7 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             try:
                 header = jwt.get_unverified_header(form["client_assertion"])
                 claims = jwt.decode(form["client_assertion"], cert.public_key(), algorithms=["RS256"],
-                                    audience=f"{standin.base_url}/{graph_tenant_id}/oauth2/v2.0/token")
+                                    audience=f"{self._base()}/{graph_tenant_id}/oauth2/v2.0/token")
             except jwt.PyJWTError:
                 return False
             return (header.get("x5t") == thumb.rstrip(b"=").decode() and claims.get("iss") == tenant.client_id
@@ -415,7 +420,7 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 values = [standin.setting(index, n) for n in range(skip, min(total, skip + top))]
                 body: dict[str, Any] = {"value": values}
                 if skip + top < total:
-                    body["@odata.nextLink"] = (f"{standin.base_url}/{version}{rest}?"
+                    body["@odata.nextLink"] = (f"{self._base()}/{version}{rest}?"
                                                + urlencode({"$top": top, "$skiptoken": skip + top}))
                 return 200, body, {}, None
             if sub is None:
@@ -457,12 +462,12 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 if tenant.exists(ptype.key, index) and not (builtin_filter and index == 0):
                     page.append(standin.item(tenant, ptype, index, expand=bool(expand)))
                 index += 1
-            body: dict[str, Any] = {"@odata.context": f"{standin.base_url}/{version}/$metadata#{ptype.key}",
+            body: dict[str, Any] = {"@odata.context": f"{self._base()}/{version}/$metadata#{ptype.key}",
                                     "value": page}
             if index < total:
                 params = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
                 params["$skiptoken"] = str(index)
-                body["@odata.nextLink"] = f"{standin.base_url}/{version}{rest}?" + urlencode(params)
+                body["@odata.nextLink"] = f"{self._base()}/{version}{rest}?" + urlencode(params)
             return 200, body, {}, None
 
         def _batch(self, tenant: StandInTenant, body: bytes) -> None:

@@ -219,14 +219,23 @@ class LocalStack:
             secrets.put_secret_value(SecretId=name, SecretString=value)
         return Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator"))
 
-    def env_json(self) -> dict[str, dict[str, str]]:
-        """`sam local invoke --env-vars` for functions in containers on the host's network
-        (`--docker-network host`): every endpoint stays on loopback."""
-        common = {key: self.env[key] for key in (
-            "DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-            "RUN_QUEUE_URL", "FINALIZE_QUEUE_URL", "GRAPH_BASE_URL", "GRAPH_AUTHORITY_HOST", "TENANT_SECRET_PREFIX")}
-        common |= {"DATABASE_SECRET_ARN": "", "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "true"}
-        return {name: dict(common) for name in ("DispatchFunction", "RunSyncFunction", "FinalizeFunction")}
+    def env_json(self, host: str) -> dict[str, dict[str, str]]:
+        """`sam local invoke/start-api --env-vars` for functions in containers that reach this stack's
+        loopback ports as `host` (see container_bridge)."""
+        from invsync_dev import sample_events
+
+        def there(url: str) -> str:
+            return url.replace(f"@{self.host}:", f"@{host}:").replace(f"//{self.host}:", f"//{host}:")
+
+        return sample_events.env_json(there(self.env["DATABASE_URL"]), there(self.env["AWS_ENDPOINT_URL"]),
+                                      there(self.env["GRAPH_BASE_URL"]), there(self.env["RUN_QUEUE_URL"]),
+                                      there(self.env["FINALIZE_QUEUE_URL"]))
+
+    def container_ports(self) -> list[int]:
+        """The loopback ports functions in containers need: PostgreSQL, the AWS emulator, the Graph stand-in."""
+        from urllib.parse import urlsplit
+
+        return [urlsplit(self.env[key]).port or 5432 for key in ("DATABASE_URL", "AWS_ENDPOINT_URL", "GRAPH_BASE_URL")]
 
     def describe(self, demo: Demo) -> str:
         return "\n".join([

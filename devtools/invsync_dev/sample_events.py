@@ -15,6 +15,8 @@ from inventory_sync.domain.selection import SelectionRequest, normalise
 ROOT = Path(__file__).resolve().parents[2]
 TENANT_ID = 1
 BULK_ID = 1
+STACK_HOST = "invsync-stack"  # container_bridge.STACK_HOST (kept import-free of docker helpers)
+MOTO_ACCOUNT = "123456789012"  # the AWS emulator's default account
 CLAIMS = {"sub": "demo-operator", "email": "operator@contoso-demo.example", "name": "Demo Operator",
           "iss": "https://invsync.local/dev", "aud": "api://inventory-sync-local"}
 
@@ -36,11 +38,13 @@ def _api(method: str, path: str, body: Any = None) -> dict[str, Any]:
     }
 
 
-def _sqs(body: dict[str, Any], queue: str) -> dict[str, Any]:
+def sqs_event(body: dict[str, Any], queue: str, *, message_id: str | None = None,
+              receive_count: str = "1") -> dict[str, Any]:
+    """An SQS event of one record, as Lambda's event source mapping delivers it."""
     return {"Records": [{
-        "messageId": f"sample-{queue.lower()}-1", "receiptHandle": "sample", "body": json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795744800000", "SenderId": "sample",
-                       "ApproximateFirstReceiveTimestamp": "1795744800000"},
+        "messageId": message_id or f"sample-{queue.lower()}-1", "receiptHandle": "sample", "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": receive_count, "SentTimestamp": "1795744800000",
+                       "SenderId": "sample", "ApproximateFirstReceiveTimestamp": "1795744800000"},
         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{queue}", "awsRegion": "us-east-1"}]}
 
@@ -63,19 +67,20 @@ def events() -> dict[str, Any]:
         "dispatch_api_list_runs.json": _api("GET", f"/tenants/{TENANT_ID}/inventory-syncs"),
         "dispatch_scheduled.json": {"kind": "scheduled_inventory_sync", "selection": {}},
         "dispatch_scheduled_envelope.json": scheduled_envelope,
-        "run_sync_sqs.json": _sqs(run_message(), "RunQueue"),
-        "finalize_sqs.json": _sqs({"version": 1, "inventory_sync_run_id": 1, "bulk_operation_run_id": BULK_ID},
+        "run_sync_sqs.json": sqs_event(run_message(), "RunQueue"),
+        "finalize_sqs.json": sqs_event({"version": 1, "inventory_sync_run_id": 1, "bulk_operation_run_id": BULK_ID},
                                   "FinalizeQueue"),
-        "finalize_dlq.json": _sqs(run_message(), "RunDLQ"),
+        "finalize_dlq.json": sqs_event(run_message(), "RunDLQ"),
         "finalize_sweep.json": {"kind": "sweep"},
     }
 
 
 def env_json(database_url: str, aws_endpoint: str, graph_url: str, run_queue: str, finalize_queue: str) -> dict:
+    """`--env-vars` content. sam local only overrides variables the template declares (AWS credentials
+    and region come from sam's own session: export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_DEFAULT_REGION)."""
     common = {"DATABASE_URL": database_url, "DATABASE_SECRET_ARN": "", "AWS_ENDPOINT_URL": aws_endpoint,
-              "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
               "RUN_QUEUE_URL": run_queue, "FINALIZE_QUEUE_URL": finalize_queue, "GRAPH_BASE_URL": graph_url,
-              "GRAPH_AUTHORITY_HOST": graph_url, "POWERTOOLS_TRACE_DISABLED": "true"}
+              "GRAPH_AUTHORITY_HOST": graph_url, "TENANT_SECRET_PREFIX": "inventory-sync/tenants/"}
     return {"DispatchFunction": common, "RunSyncFunction": common, "FinalizeFunction": common}
 
 
@@ -84,11 +89,14 @@ def write(root: Path = ROOT) -> None:
     folder.mkdir(exist_ok=True)
     for name, event in events().items():
         (folder / name).write_text(json.dumps(event, indent=2) + "\n")
-    host = "host.docker.internal"
-    (root / "env.json").write_text(json.dumps(env_json(
-        f"postgresql://postgres@{host}:5433/postgres", f"http://{host}:4566", f"http://{host}:8765",
-        f"http://{host}:4566/000000000000/RunQueue", f"http://{host}:4566/000000000000/FinalizeQueue"),
-        indent=2) + "\n")
+    (root / "env.json").write_text(json.dumps(default_env_json(), indent=2) + "\n")
+
+
+def default_env_json() -> dict:
+    """What `invsync local up --for-containers` writes with its default ports."""
+    host = STACK_HOST
+    return env_json(f"postgresql://postgres@{host}:5433/postgres", f"http://{host}:4566", f"http://{host}:8765",
+                    f"http://{host}:4566/{MOTO_ACCOUNT}/RunQueue", f"http://{host}:4566/{MOTO_ACCOUNT}/FinalizeQueue")
 
 
 if __name__ == "__main__":

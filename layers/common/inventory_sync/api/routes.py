@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from pydantic import ValidationError
 
 from inventory_sync import bootstrap
+from inventory_sync.api import local_auth
 from inventory_sync.api.models import (
     AuditPage,
     BulkOperationDetailOut,
@@ -35,6 +36,7 @@ from inventory_sync.observability import logger, metrics
 from inventory_sync.services import permissions, queries
 from inventory_sync.services.access import OWNER_ROLES, Identity, require_member, resolve_user
 from inventory_sync.services.dispatch import DispatchService
+from inventory_sync.settings import ConfigError
 
 MAX_BODY_BYTES = 64 * 1024
 REQUIRED = ("run_queue_url",)
@@ -264,7 +266,14 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _body_size(event) > MAX_BODY_BYTES:
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         return _plain(problem(413, TITLES[413], f"the body exceeds {MAX_BODY_BYTES} bytes"))
-    claims = (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims")
+    claims = _claims(event)
+    if not claims:
+        try:
+            local_auth.authorize(event)  # sam local start-api only; see local_auth
+        except ConfigError as exc:
+            logger.error("local authentication is misconfigured", extra={"error": str(exc)})
+            return _plain(problem(500, TITLES[500], "internal error"))
+        claims = _claims(event)
     if not claims:
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         error = Unauthenticated("missing or invalid bearer token")
@@ -274,6 +283,10 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("unhandled error")
         return _plain(problem(500, TITLES[500], "internal error"))
+
+
+def _claims(event: dict[str, Any]) -> Any:
+    return (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims")
 
 
 def _plain(response: Response) -> dict[str, Any]:

@@ -80,26 +80,17 @@ def _error_code(response: http.HttpResponse) -> str:
         return f"HTTP {response.status}"
 
 
-def _b64url(data: bytes) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def client_assertion(credential: CertificateCredential, client_id: str, token_url: str) -> str:
     """The signed JWT (RS256, x5t = SHA-1 thumbprint of the certificate) that proves possession of the
-    app certificate. `cryptography` is imported only here: only certificate tenants need it."""
+    app certificate."""
+    import base64
     import hashlib
-    import json
     import uuid
 
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding
-    except ImportError:  # pragma: no cover - depends on the deployment
-        raise GraphError(ErrorCode.CREDENTIALS_MISSING, "certificate credentials need the cryptography package"
-                         ) from None
+    import jwt
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         cert = x509.load_pem_x509_certificate(credential.certificate_pem.encode())
         key = serialization.load_pem_private_key(credential.private_key_pem.encode(), password=None)
@@ -107,9 +98,7 @@ def client_assertion(credential: CertificateCredential, client_id: str, token_ur
         raise GraphError(ErrorCode.CREDENTIALS_MISSING, "the stored certificate or key is not valid PEM") from None
     thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).digest()  # noqa: S324 - x5t is SHA-1
     now = int(time.time())
-    header = {"alg": "RS256", "typ": "JWT", "x5t": _b64url(thumbprint)}
     claims = {"aud": token_url, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": now,
               "iat": now, "exp": now + 600}
-    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
-    return f"{signing_input}.{_b64url(signature)}"
+    x5t = base64.urlsafe_b64encode(thumbprint).rstrip(b"=").decode()
+    return jwt.encode(claims, key, algorithm="RS256", headers={"x5t": x5t})  # type: ignore[arg-type]

@@ -1,0 +1,75 @@
+"""Claims for `sam local start-api`, which runs no JWT authorizer.
+
+In AWS the HTTP API's JWT authorizer verifies the bearer token and hands the function its claims in
+``requestContext.authorizer.jwt.claims``; without them every route answers 401. `sam local start-api`
+skips JWT authorizers, so locally this module does the authorizer's part, and only when both hold:
+
+- ``AWS_SAM_LOCAL=true`` — set by SAM's local runtime in every container, never by Lambda;
+- ``LOCAL_JWT_PUBLIC_KEY`` — a PEM public key (the local stack's dev signing key); empty in the template.
+
+The token must then carry a valid RS256 signature by that key, an unexpired ``exp``, and the local
+issuer and audience. Anything else leaves the event without claims: 401, as in AWS.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jwt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from inventory_sync.settings import ConfigError
+
+ISSUER = "https://invsync.local/dev"
+AUDIENCE = "api://inventory-sync-local"
+
+
+class LocalAuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    aws_sam_local: str = ""  # SAM sets "true"; anything else is off
+    local_jwt_public_key: str = ""
+
+
+@functools.cache
+def _public_key() -> Any:
+    settings = LocalAuthSettings()
+    if settings.aws_sam_local.strip().lower() != "true" or not settings.local_jwt_public_key.strip():
+        return None
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        return load_pem_public_key(settings.local_jwt_public_key.encode())
+    except ValueError:
+        raise ConfigError("LOCAL_JWT_PUBLIC_KEY is not a PEM public key") from None
+
+
+def verify(token: str, key: Any) -> dict[str, str] | None:
+    """The claims as API Gateway passes them on (strings), or None when the token is not valid for `key`."""
+    try:
+        claims: dict[str, Any] = jwt.decode(token, key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER,
+                                            options={"require": ["exp", "iss", "aud", "sub"]})
+    except jwt.PyJWTError:
+        return None
+    return {name: str(value) for name, value in claims.items()}
+
+
+def authorize(event: dict[str, Any]) -> None:
+    """Under sam local only: put a verified bearer token's claims where the JWT authorizer would."""
+    key = _public_key()
+    if key is None:
+        return
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    scheme, _, token = str(headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return
+    claims = verify(token.strip(), key)
+    if claims:
+        context = event.setdefault("requestContext", {})
+        context.setdefault("authorizer", {})["jwt"] = {"claims": claims, "scopes": None}
+
+
+def reset() -> None:
+    """Forget the loaded key (tests change the environment)."""
+    _public_key.cache_clear()

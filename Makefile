@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench sam-local clean
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/invsync demo
+
+# Every function through sam local (build, invoke x3, start-api). Needs Docker and the local images:
+# run ../shared/tools/sam-local-images.sh (as root) first. Fails, rather than skips, when they are missing.
+sam-local: $(STAMP)
+	INVSYNC_REQUIRE_DOCKER=1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest -s -v -m docker tests/e2e
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

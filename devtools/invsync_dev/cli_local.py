@@ -57,10 +57,11 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         demo = stack.ensure_demo()
         if args.for_containers:
-            from invsync_dev.container_bridge import NETWORK, STACK_HOST, ContainerBridge
+            from invsync_dev.container_bridge import ContainerBridge
 
-            bridge = ContainerBridge(stack.container_ports()).start()
-            env = stack.env_json(STACK_HOST)
+            bridge = ContainerBridge(stack.container_ports(), network=args.docker_network,
+                                     name=args.stack_host).start()
+            env = stack.env_json(bridge.name)
             public_key = stack.signer.public_pem()
             for variables in env.values():
                 variables["LOCAL_JWT_PUBLIC_KEY"] = public_key
@@ -68,9 +69,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         print("Inventory Sync — local stack is up\n")
         print(stack.describe(demo))
         if bridge:
-            print(f"\nFor sam local: containers on Docker network {NETWORK} reach PostgreSQL, the AWS emulator"
-                  f" and the Graph stand-in as {STACK_HOST}:{{{','.join(map(str, bridge.ports))}}}."
-                  f"\nWrote {args.env_json}; use: --env-vars {args.env_json} --docker-network {NETWORK}")
+            print(f"\nFor sam local: containers on Docker network {bridge.network} reach PostgreSQL, the AWS"
+                  f" emulator and the Graph stand-in as {bridge.name}:{{{','.join(map(str, bridge.ports))}}}."
+                  f"\nWrote {args.env_json}; use: --env-vars {args.env_json} --docker-network {bridge.network}")
         print("\nCtrl-C stops everything.", flush=True)
         stopping.wait()
     finally:
@@ -189,6 +190,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also serve functions run by sam local (Docker network invsync-local) and write their "
                         "--env-vars file; needs a Docker engine and root")
     p.add_argument("--env-json", type=Path, default=Path("env.local.json"), help="where --for-containers writes")
+    p.add_argument("--docker-network", default="invsync-local", help="with --for-containers: the Docker network")
+    p.add_argument("--stack-host", default="invsync-stack",
+                   help="with --for-containers: the name functions use for the stack (a container of that name)")
     p.set_defaults(func=cmd_local_up)
 
     p = local.add_parser("receive", help="take one message off a local queue and print it as an SQS event "

@@ -71,6 +71,7 @@ class ContainerBridge:
         self.ports, self.image, self.network, self.name = ports, image, network, name
         self._listeners: list[socket.socket] = []
         self._stop = threading.Event()
+        self._created_network = False
 
     def start(self) -> ContainerBridge:
         problem = docker_problem(self.image)
@@ -78,6 +79,7 @@ class ContainerBridge:
             raise RuntimeError(f"cannot serve containers: {problem}")
         if subprocess.run(["docker", "network", "inspect", self.network], capture_output=True).returncode != 0:
             _docker("network", "create", "--internal", "--label", "invsync=local", self.network)
+            self._created_network = True
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
         _docker("run", "-d", "--rm", "--name", self.name, "--network", self.network, "--label", "invsync=local",
                 "--entrypoint", "/bin/sleep", self.image, "infinity")
@@ -135,4 +137,6 @@ class ContainerBridge:
         for listener in self._listeners:
             listener.close()
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+        if self._created_network:  # fails harmlessly while a function container is still attached
+            subprocess.run(["docker", "network", "rm", self.network], capture_output=True)
 

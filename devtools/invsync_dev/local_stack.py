@@ -222,10 +222,18 @@ class LocalStack:
     def env_json(self, host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke/start-api --env-vars` for functions in containers that reach this stack's
         loopback ports as `host` (see container_bridge)."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
         from invsync_dev import sample_events
 
         def there(url: str) -> str:
-            return url.replace(f"@{self.host}:", f"@{host}:").replace(f"//{self.host}:", f"//{host}:")
+            if "://" not in url:  # a libpq key=value string
+                return make_conninfo(**{**conninfo_to_dict(url), "host": host})
+            parts = urlsplit(url)
+            userinfo = parts.netloc.rpartition("@")[0]
+            return urlunsplit(parts._replace(netloc=f"{userinfo + '@' if userinfo else ''}{host}:{parts.port}"))
 
         return sample_events.env_json(there(self.env["DATABASE_URL"]), there(self.env["AWS_ENDPOINT_URL"]),
                                       there(self.env["GRAPH_BASE_URL"]), there(self.env["RUN_QUEUE_URL"]),
@@ -235,7 +243,14 @@ class LocalStack:
         """The loopback ports functions in containers need: PostgreSQL, the AWS emulator, the Graph stand-in."""
         from urllib.parse import urlsplit
 
-        return [urlsplit(self.env[key]).port or 5432 for key in ("DATABASE_URL", "AWS_ENDPOINT_URL", "GRAPH_BASE_URL")]
+        from psycopg.conninfo import conninfo_to_dict
+
+        database = conninfo_to_dict(self.env["DATABASE_URL"])
+        if database.get("host") not in ("127.0.0.1", "localhost"):
+            raise RuntimeError("--for-containers relays loopback services only; DATABASE_URL names "
+                               f"host {database.get('host')!r}")
+        return [int(database.get("port") or 5432), *(urlsplit(self.env[key]).port or 80
+                                                      for key in ("AWS_ENDPOINT_URL", "GRAPH_BASE_URL"))]
 
     def describe(self, demo: Demo) -> str:
         return "\n".join([

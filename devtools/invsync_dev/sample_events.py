@@ -11,11 +11,11 @@ from typing import Any
 
 from inventory_sync.domain.registry import filter_runtime
 from inventory_sync.domain.selection import SelectionRequest, normalise
+from invsync_dev.container_bridge import STACK_HOST
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT_ID = 1
 BULK_ID = 1
-STACK_HOST = "invsync-stack"  # container_bridge.STACK_HOST (kept import-free of docker helpers)
 MOTO_ACCOUNT = "123456789012"  # the AWS emulator's default account
 CLAIMS = {"sub": "demo-operator", "email": "operator@contoso-demo.example", "name": "Demo Operator",
           "iss": "https://invsync.local/dev", "aud": "api://inventory-sync-local"}

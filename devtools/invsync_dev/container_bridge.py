@@ -65,12 +65,76 @@ def _relay(inside: socket.socket, outside: socket.socket) -> None:
         threading.Thread(target=pipe, args=(source, sink), daemon=True).start()
 
 
+class NamespaceRelay:
+    """Listens on `ports` inside the network namespace at `namespace` (0.0.0.0 there) and forwards each
+    connection to the same port on this process's 127.0.0.1."""
+
+    def __init__(self, namespace: Path, ports: list[int]) -> None:
+        self.namespace, self.ports = namespace, ports
+        self._listeners: list[socket.socket] = []
+
+    def start(self) -> NamespaceRelay:
+        self._listeners = self._listen_in(self.namespace)
+        for listener in self._listeners:
+            threading.Thread(target=self._accept, args=(listener,), daemon=True,
+                             name=f"relay-{listener.getsockname()[1]}").start()
+        return self
+
+    def _listen_in(self, namespace: Path) -> list[socket.socket]:
+        """A socket keeps the namespace it was made in, and setns(2) moves only the calling thread,
+        which ends right after."""
+        made: list[socket.socket] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                with namespace.open("rb") as handle:
+                    if libc.setns(handle.fileno(), _CLONE_NEWNET) != 0:
+                        raise OSError(ctypes.get_errno(), f"setns into {namespace} failed (needs root)")
+                for port in self.ports:
+                    made.append(socket.create_server(("0.0.0.0", port), backlog=64))  # noqa: S104 - inside only
+            except BaseException as exc:  # handed to the caller's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, name="relay-setns")
+        thread.start()
+        thread.join()
+        if failure:
+            for listener in made:
+                listener.close()
+            raise failure[0]
+        return made
+
+    def _accept(self, listener: socket.socket) -> None:
+        port = listener.getsockname()[1]
+        while True:
+            try:
+                inside, _ = listener.accept()
+            except OSError:
+                return  # stop() shut the listener down
+            try:
+                outside = socket.create_connection(("127.0.0.1", port), timeout=10)
+                outside.settimeout(None)
+            except OSError:
+                inside.close()
+                continue
+            _relay(inside, outside)
+
+    def stop(self) -> None:
+        for listener in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked on it
+            listener.close()
+
+
 class ContainerBridge:
+    """The Docker side: an internal network and a container on it whose namespace the relay listens in."""
+
     def __init__(self, ports: list[int], *, image: str = IMAGE, network: str = NETWORK,
                  name: str = STACK_HOST) -> None:
         self.ports, self.image, self.network, self.name = ports, image, network, name
-        self._listeners: list[socket.socket] = []
-        self._stop = threading.Event()
+        self._relay: NamespaceRelay | None = None
         self._created_network = False
 
     def start(self) -> ContainerBridge:
@@ -84,59 +148,12 @@ class ContainerBridge:
         _docker("run", "-d", "--rm", "--name", self.name, "--network", self.network, "--label", "invsync=local",
                 "--entrypoint", "/bin/sleep", self.image, "infinity")
         pid = int(_docker("inspect", "-f", "{{.State.Pid}}", self.name))
-        self._listeners = self._listen_in(Path(f"/proc/{pid}/ns/net"))
-        for listener in self._listeners:
-            threading.Thread(target=self._accept, args=(listener,), daemon=True,
-                             name=f"bridge-{listener.getsockname()[1]}").start()
+        self._relay = NamespaceRelay(Path(f"/proc/{pid}/ns/net"), self.ports).start()
         return self
 
-    def _listen_in(self, namespace: Path) -> list[socket.socket]:
-        """Sockets bound inside the container's namespace; a socket keeps the namespace it was made in,
-        and setns(2) moves only the calling thread, which ends right after."""
-        made: list[socket.socket] = []
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                with namespace.open("rb") as handle:
-                    if libc.setns(handle.fileno(), _CLONE_NEWNET) != 0:
-                        raise OSError(ctypes.get_errno(), f"setns into {namespace} failed (needs root)")
-                for port in self.ports:
-                    listener = socket.create_server(("0.0.0.0", port), backlog=64)  # noqa: S104 - the container's
-                    made.append(listener)
-            except BaseException as exc:  # handed to the caller's thread
-                failure.append(exc)
-
-        thread = threading.Thread(target=work, name="bridge-setns")
-        thread.start()
-        thread.join()
-        if failure:
-            for listener in made:
-                listener.close()
-            raise failure[0]
-        return made
-
-    def _accept(self, listener: socket.socket) -> None:
-        port = listener.getsockname()[1]
-        while not self._stop.is_set():
-            try:
-                inside, _ = listener.accept()
-            except OSError:
-                return  # closed by stop()
-            try:
-                outside = socket.create_connection(("127.0.0.1", port), timeout=10)
-                outside.settimeout(None)
-            except OSError:
-                inside.close()
-                continue
-            _relay(inside, outside)
-
     def stop(self) -> None:
-        self._stop.set()
-        for listener in self._listeners:
-            listener.close()
+        if self._relay:
+            self._relay.stop()
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
         if self._created_network:  # fails harmlessly while a function container is still attached
             subprocess.run(["docker", "network", "rm", self.network], capture_output=True)
-

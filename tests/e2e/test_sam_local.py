@@ -226,3 +226,25 @@ def test_a_request_through_sam_local_start_api(built, stack, db: psycopg.Connect
     finally:
         api.terminate()
         api.wait(timeout=30)
+
+
+def test_the_other_triggers_through_sam_local(built, stack, db: psycopg.Connection) -> None:
+    """The committed events as they are: the schedule, the sweep, and a dead-lettered run message."""
+    events = ROOT / "events"
+    answer = _invoke(built, stack, "DispatchFunction", events / "dispatch_scheduled.json")
+    assert answer["status"] == "ok" and answer["dispatched"] == 1 and answer["failed"] == 0, answer
+    bulk = db.execute("SELECT id, status, user_id FROM bulk_operation_runs").fetchall()
+    actor = db.execute("SELECT actor_type FROM audit_logs WHERE action = 'inventory.sync.dispatched'").fetchall()
+    say(f"database: scheduled bulk operations {bulk}, dispatched by {actor}")
+    assert [row[1:] for row in bulk] == [("pending", None)] and actor == [("system",)]
+
+    answer = _invoke(built, stack, "FinalizeFunction", events / "finalize_sweep.json")
+    assert answer == {"status": "ok", "orphaned_runs": [], "live_runs": 0, "stale_pending": []}, answer
+
+    # events/finalize_dlq.json names bulk operation 1: run_sync gave up on it, so finalize ends it
+    assert _invoke(built, stack, "FinalizeFunction", events / "finalize_dlq.json") == {"batchItemFailures": []}
+    final = db.execute("SELECT status FROM bulk_operation_runs WHERE id = 1").fetchone()
+    trail = [row[0] for row in db.execute("SELECT action FROM audit_logs ORDER BY id").fetchall()]
+    say(f"database: after the dead-letter, bulk operation 1 is {final[0]}; audit trail {trail}")
+    assert final == ("failed",)
+    assert trail == ["inventory.sync.dispatched", "inventory.sync.failed"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import jwt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from inventory_sync.settings import ConfigError
@@ -47,6 +46,8 @@ def _public_key() -> Any:
 
 def verify(token: str, key: Any) -> dict[str, str] | None:
     """The claims as API Gateway passes them on (strings), or None when the token is not valid for `key`."""
+    import jwt  # only here: in AWS this module never gets this far, and cold starts stay as they were
+
     try:
         claims: dict[str, Any] = jwt.decode(token, key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER,
                                             options={"require": ["exp", "iss", "aud", "sub"]})

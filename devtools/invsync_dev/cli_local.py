@@ -46,6 +46,15 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     from invsync_dev.local_stack import LocalStack
 
+    if args.for_containers:
+        from invsync_dev.container_bridge import docker_problem
+
+        problem = "needs root (it opens sockets inside a container's network namespace)" if os.geteuid() else (
+            docker_problem())
+        if problem:
+            print(f"invsync local up --for-containers: {problem}", file=sys.stderr)
+            return 2
+
     stack = LocalStack(_data_dir(), api_port=args.api_port, pg_port=args.pg_port, graph_port=args.graph_port,
                        aws_port=args.aws_port, run_workers=args.workers, sweep_every=args.sweep_every,
                        schedule_every=args.schedule_every, pollers=not args.no_pollers)

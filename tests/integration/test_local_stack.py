@@ -71,3 +71,14 @@ def test_local_up_serves_the_api_and_runs_a_sync(database_url: str) -> None:
             rest, _ = proc.communicate()
     assert proc.returncode == 0, "".join(output) + (rest or "")
     assert "stopping" in rest
+
+
+def test_for_containers_without_docker_says_why_and_starts_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "INVSYNC_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "invsync_dev.cli", "local", "up", "--for-containers",
+                             "--env-json", str(tmp_path / "env.local.json")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--for-containers: no Docker engine running" in result.stderr or "needs root" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "env.local.json").exists() and not (tmp_path / "postgres").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from inventory_sync.domain.messages import (
     FinalizeMessage,
     RunMessage,
@@ -23,6 +25,35 @@ def test_committed_events_match_the_generator() -> None:
         assert json.loads((ROOT / "events" / name).read_text()) == event, f"regenerate events/{name}"
     env = json.loads((ROOT / "env.json").read_text())
     assert set(env) == {"DispatchFunction", "RunSyncFunction", "FinalizeFunction"}
+    assert env == sample_events.default_env_json(), "regenerate env.json"
+
+
+def _stack_env(tmp_path: Path, database_url: str) -> dict:
+    from invsync_dev.local_stack import LocalStack
+
+    stack = LocalStack(tmp_path)
+    stack.env = {"DATABASE_URL": database_url, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+                 "GRAPH_BASE_URL": "http://127.0.0.1:8765",
+                 "RUN_QUEUE_URL": "http://127.0.0.1:4566/123456789012/RunQueue",
+                 "FINALIZE_QUEUE_URL": "http://127.0.0.1:4566/123456789012/FinalizeQueue"}
+    return {"env": stack.env_json("invsync-stack"), "ports": stack.container_ports()}
+
+
+def test_the_stack_writes_the_committed_env_for_its_default_ports(tmp_path: Path) -> None:
+    written = _stack_env(tmp_path, "postgresql://postgres@127.0.0.1:5433/postgres")
+    assert written["env"] == json.loads((ROOT / "env.json").read_text())
+    assert written["ports"] == [5433, 4566, 8765]
+
+
+def test_container_env_keeps_credentials_and_rewrites_only_the_host(tmp_path: Path) -> None:
+    url = _stack_env(tmp_path, "postgresql://app:pw@127.0.0.1:6543/inv")["env"]["RunSyncFunction"]["DATABASE_URL"]
+    assert url == "postgresql://app:pw@invsync-stack:6543/inv"
+    written = _stack_env(tmp_path, "host=127.0.0.1 port=7001 dbname=t user=postgres")
+    assert "host=invsync-stack" in written["env"]["DispatchFunction"]["DATABASE_URL"]
+    assert "port=7001" in written["env"]["DispatchFunction"]["DATABASE_URL"]
+    assert written["ports"] == [7001, 4566, 8765]
+    with pytest.raises(RuntimeError, match="loopback services only"):
+        _stack_env(tmp_path, "postgresql://db.internal:5432/x")
 
 
 def test_every_trigger_has_an_event_its_function_accepts() -> None:

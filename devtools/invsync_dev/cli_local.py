@@ -109,7 +109,9 @@ def cmd_local_receive(args: argparse.Namespace) -> int:
     [message] = messages
     event = sample_events.sqs_event(json.loads(message["Body"]), args.queue, message_id=message["MessageId"],
                                     receive_count=message["Attributes"].get("ApproximateReceiveCount", "1"))
-    if not args.keep:
+    if args.keep:  # visible again at once, for the next receiver
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    else:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     text = json.dumps(event, indent=2) + "\n"
     if args.output:

@@ -82,3 +82,40 @@ def test_for_containers_without_docker_says_why_and_starts_nothing(tmp_path: Pat
     assert "--for-containers: no Docker engine running" in result.stderr or "needs root" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "env.local.json").exists() and not (tmp_path / "postgres").exists()
+
+
+def _receive(endpoint: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run([sys.executable, "-m", "invsync_dev.cli", "local", "receive", *args, "--aws-endpoint",
+                           endpoint, "--wait", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_local_receive_hands_over_a_queued_message_as_the_sqs_event_lambda_gets(moto_server, tmp_path) -> None:
+    """What `sam local invoke RunSyncFunction -e` needs: the queued body, unchanged, in an SQS event."""
+    import json
+
+    import boto3
+
+    from inventory_sync.domain.messages import RunMessage
+    from invsync_dev import sample_events
+
+    sqs = boto3.client("sqs")
+    body = sample_events.run_message()
+    sqs.send_message(QueueUrl=moto_server["run"], MessageBody=json.dumps(body))
+
+    kept = _receive(moto_server["endpoint"], "RunQueue", "--keep")
+    assert kept.returncode == 0, kept.stderr
+    event = json.loads(kept.stdout)
+    [record] = event["Records"]
+    assert json.loads(record["body"]) == body and record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"].endswith(":RunQueue") and record["messageId"]
+    RunMessage.model_validate_json(record["body"])
+
+    # --keep left it visible; without --keep the message is taken off the queue
+    taken = _receive(moto_server["endpoint"], "RunQueue", "-o", str(tmp_path / "run-event.json"))
+    assert taken.returncode == 0, taken.stderr
+    assert json.loads((tmp_path / "run-event.json").read_text())["Records"][0]["body"] == record["body"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=moto_server["run"], WaitTimeSeconds=1)
+
+    empty = _receive(moto_server["endpoint"], "FinalizeQueue")
+    assert empty.returncode == 1 and "no message on FinalizeQueue" in empty.stderr and empty.stdout == ""

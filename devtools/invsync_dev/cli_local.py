@@ -68,8 +68,12 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         if args.for_containers:
             from invsync_dev.container_bridge import ContainerBridge
 
-            bridge = ContainerBridge(stack.container_ports(), network=args.docker_network,
-                                     name=args.stack_host).start()
+            try:
+                bridge = ContainerBridge(stack.container_ports(), network=args.docker_network,
+                                         name=args.stack_host).start()
+            except (RuntimeError, OSError) as exc:
+                print(f"invsync local up --for-containers: {exc}", file=sys.stderr)
+                return 2
             env = stack.env_json(bridge.name)
             public_key = stack.signer.public_pem()
             for variables in env.values():

@@ -145,10 +145,14 @@ class ContainerBridge:
             _docker("network", "create", "--internal", "--label", "invsync=local", self.network)
             self._created_network = True
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
-        _docker("run", "-d", "--rm", "--name", self.name, "--network", self.network, "--label", "invsync=local",
-                "--entrypoint", "/bin/sleep", self.image, "infinity")
-        pid = int(_docker("inspect", "-f", "{{.State.Pid}}", self.name))
-        self._relay = NamespaceRelay(Path(f"/proc/{pid}/ns/net"), self.ports).start()
+        try:
+            _docker("run", "-d", "--rm", "--name", self.name, "--network", self.network, "--label",
+                    "invsync=local", "--entrypoint", "/bin/sleep", self.image, "infinity")
+            pid = int(_docker("inspect", "-f", "{{.State.Pid}}", self.name))
+            self._relay = NamespaceRelay(Path(f"/proc/{pid}/ns/net"), self.ports).start()
+        except BaseException:
+            self.stop()  # leave no container or network of ours behind
+            raise
         return self
 
     def stop(self) -> None:

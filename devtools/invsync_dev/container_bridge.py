@@ -29,10 +29,13 @@ def docker_problem(image: str = IMAGE) -> str | None:
     """Why containers cannot be used here, or None when they can."""
     if not shutil.which("docker"):
         return "no docker client on this machine"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "no Docker engine running (CI keeps none; ../shared/tools/sam-local-images.sh starts one)"
-    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
-        return f"image {image} missing (../shared/tools/sam-local-images.sh builds it)"
+    try:
+        if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
+            return "no Docker engine running (CI keeps none; ../shared/tools/sam-local-images.sh starts one)"
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode != 0:
+            return f"image {image} missing (../shared/tools/sam-local-images.sh builds it)"
+    except subprocess.TimeoutExpired:
+        return "the Docker engine does not answer (docker info took over 30 s)"
     return None
 
 

@@ -5,14 +5,13 @@ Skipped with the reason where there is no Docker engine, image or root (see test
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
 
 import pytest
 
 from invsync_dev.container_bridge import IMAGE, ContainerBridge, docker_problem
 from invsync_dev.embedded_pg import free_port
+from tests.support.servers import loopback_server as serve_on_loopback
 
 PROBLEM = "needs root (setns)" if os.geteuid() != 0 else docker_problem()
 pytestmark = [pytest.mark.docker, pytest.mark.skipif(PROBLEM is not None, reason=f"not run: {PROBLEM}")]
@@ -26,21 +25,8 @@ def _ours(kind: str, name: str) -> bool:
 
 @pytest.fixture
 def loopback_server():
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"from the host's loopback: " + conn.recv(100))
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield server.getsockname()[1]
-    server.shutdown(socket.SHUT_RDWR)
-    server.close()
+    with serve_on_loopback(lambda conn: conn.sendall(b"from the host's loopback: " + conn.recv(100))) as port:
+        yield port
 
 
 def test_a_container_on_the_network_reaches_loopback_by_name(loopback_server) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from invsync_dev import sample_events
 from invsync_dev.container_bridge import docker_problem
 from invsync_dev.embedded_pg import free_port
 from tests.support import sam
+from tests.support.local_up import LocalUp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,14 +59,11 @@ def _sam_env() -> dict[str, str]:
     return env
 
 
-_sam = sam.sam
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("sam") / "build"
     started = time.monotonic()
-    result = subprocess.run([_sam(), "build", "--build-dir", str(build)], cwd=ROOT, env=_sam_env(),
+    result = subprocess.run([sam.sam(), "build", "--build-dir", str(build)], cwd=ROOT, env=_sam_env(),
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     layer = build / "CommonLayer" / "python"
@@ -75,36 +72,17 @@ def built(tmp_path_factory) -> Path:
     return build
 
 
-class Stack:
-    """`invsync local up --for-containers --no-pollers` in a subprocess, on the test's database."""
+class Stack(LocalUp):
+    """`invsync local up --for-containers --no-pollers` on the test's database, on names of its own."""
 
     def __init__(self, data: Path, database_url: str, tag: str) -> None:
         self.env_json = data / "env.local.json"
         self.network, self.host = f"invsync-e2e-{tag}", f"invsync-e2e-stack-{tag}"
         self.aws_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update({"INVSYNC_DATA_DIR": str(data), "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"})
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "invsync_dev.cli", "local", "up", "--for-containers", "--no-pollers",
-             "--env-json", str(self.env_json), "--api-port", str(free_port()), "--aws-port", str(self.aws_port),
-             "--graph-port", str(free_port()), "--docker-network", self.network, "--stack-host", self.host],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.tenant_id = 0
-        self.token = ""
-        output: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            output.append(line if not line.startswith("Token") else "Token <hidden>\n")
-            if m := re.match(r"Demo tenant id\s+(\d+)", line):
-                self.tenant_id = int(m.group(1))
-            if m := re.match(r"Token\s+(\S+)", line):
-                self.token = m.group(1)
-            if line.startswith("Ctrl-C"):
-                break
-        assert self.tenant_id and self.token and self.env_json.exists(), "".join(output)[-3000:]
+        super().__init__(data, database_url, "--for-containers", "--no-pollers", "--env-json", str(self.env_json),
+                         "--api-port", str(free_port()), "--aws-port", str(self.aws_port), "--graph-port",
+                         str(free_port()), "--docker-network", self.network, "--stack-host", self.host)
+        assert self.tenant_id and self.token and self.env_json.exists(), self.printed()[-3000:]
 
     def receive(self, queue: str, into: Path) -> dict:
         result = subprocess.run([sys.executable, "-m", "invsync_dev.cli", "local", "receive", queue, "--aws-endpoint",
@@ -113,17 +91,10 @@ class Stack:
         assert result.returncode == 0, result.stderr
         return json.loads(into.read_text())
 
-    def stop(self) -> None:
-        self.process.send_signal(2)
-        try:
-            self.process.wait(timeout=60)
-        finally:
-            self.process.kill()
-
 
 def _invoke(built: Path, stack: Stack, function: str, event_file: Path) -> dict:
     started = time.monotonic()
-    result = subprocess.run([_sam(), "local", "invoke", function, "-t", str(built / "template.yaml"),
+    result = subprocess.run([sam.sam(), "local", "invoke", function, "-t", str(built / "template.yaml"),
                              "-e", str(event_file), "--env-vars", str(stack.env_json),
                              "--docker-network", stack.network], cwd=ROOT, env=_sam_env(), capture_output=True,
                             text=True, timeout=600)
@@ -197,7 +168,7 @@ def test_dispatch_run_sync_finalize_through_sam_local(built, stack, db: psycopg.
 
 def test_a_request_through_sam_local_start_api(built, stack, db: psycopg.Connection) -> None:
     port = free_port()
-    api = subprocess.Popen([_sam(), "local", "start-api", "-t", str(built / "template.yaml"), "--env-vars",
+    api = subprocess.Popen([sam.sam(), "local", "start-api", "-t", str(built / "template.yaml"), "--env-vars",
                             str(stack.env_json), "--docker-network", stack.network, "--port", str(port)],
                            cwd=ROOT, env=_sam_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -4,7 +4,6 @@ pollers, and a bad token gets 401."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ import pytest
 
 from invsync_dev.embedded_pg import free_port
 from invsync_dev.http_api import request
+from tests.support.local_up import LocalUp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,25 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_local_up_serves_the_api_and_runs_a_sync(database_url: str) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="invsync-local-"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"INVSYNC_DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"})
-    command = [sys.executable, "-m", "invsync_dev.cli", "local", "up", "--api-port", str(port), "--aws-port", "0",
-               "--graph-port", "0", "--sweep-every", "5"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = []
+    stack = LocalUp(data_dir, database_url, "--api-port", str(port), "--aws-port", "0", "--graph-port", "0",
+                    "--sweep-every", "5", timeout=90)
     try:
-        token = tenant_id = None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and token is None:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if m := re.match(r"Demo tenant id\s+(\d+)", line):
-                tenant_id = int(m.group(1))
-            if m := re.match(r"Token\s+(\S+)", line):
-                token = m.group(1)
-        assert token and tenant_id, "".join(output)
+        token, tenant_id = stack.token, stack.tenant_id
+        assert token and tenant_id, stack.printed()
         base = f"http://127.0.0.1:{port}"
         status, _, _ = request(f"{base}/policy-types", token="x.y.z")
         assert status == 401
@@ -63,13 +49,8 @@ def test_local_up_serves_the_api_and_runs_a_sync(database_url: str) -> None:
                                    token=token)
         assert [e["metadata"]["bulk_operation_run_id"] for e in trail["items"]] == [op_id]
     finally:
-        proc.send_signal(2)  # Ctrl-C
-        try:
-            rest, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rest, _ = proc.communicate()
-    assert proc.returncode == 0, "".join(output) + (rest or "")
+        rest = stack.stop()
+    assert stack.process.returncode == 0, stack.printed() + rest
     assert "stopping" in rest
 
 

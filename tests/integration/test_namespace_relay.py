@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from invsync_dev.container_bridge import NamespaceRelay
+from tests.support.servers import loopback_server
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
                                 reason="needs root and unshare(1) to make a network namespace")
@@ -44,28 +43,18 @@ CLIENT = textwrap.dedent("""
 """)
 
 
+def _shout(conn) -> None:
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    conn.sendall(data.strip().upper() * 50_000)
+
+
 @pytest.fixture
 def echo_server():
     """A loopback-only server that answers each request upper-cased and repeated 50,000 times."""
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while chunk := conn.recv(65536):
-                    data += chunk
-                conn.sendall(data.strip().upper() * 50_000)
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield port
-    server.shutdown(socket.SHUT_RDWR)
-    server.close()
+    with loopback_server(_shout) as port:
+        yield port
 
 
 @pytest.fixture

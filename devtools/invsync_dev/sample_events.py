@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from inventory_sync.api.local_auth import AUDIENCE, ISSUER
 from inventory_sync.domain.registry import filter_runtime
 from inventory_sync.domain.selection import SelectionRequest, normalise
 from invsync_dev.container_bridge import STACK_HOST
@@ -18,7 +19,7 @@ TENANT_ID = 1
 BULK_ID = 1
 MOTO_ACCOUNT = "123456789012"  # the AWS emulator's default account
 CLAIMS = {"sub": "demo-operator", "email": "operator@contoso-demo.example", "name": "Demo Operator",
-          "iss": "https://invsync.local/dev", "aud": "api://inventory-sync-local"}
+          "iss": ISSUER, "aud": AUDIENCE}
 
 
 def _api(method: str, path: str, body: Any = None) -> dict[str, Any]:

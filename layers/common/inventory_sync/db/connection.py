@@ -86,6 +86,10 @@ class Database:
         try:
             yield conn
         finally:
+            # Unlock before closing: the server drops a closed session's locks only when its backend has
+            # exited, a moment after close() returns; the next holder should not have to race that.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock_all()")
             conn.close()
 
     def close(self) -> None:

@@ -1,13 +1,19 @@
 """A local stand-in for Microsoft Graph and the Entra token endpoint (dev/test tooling, not shipped).
 
-Serves the registry's collections for generated tenants with realistic shapes, server-side
-paging with absolute ``@odata.nextLink``, ``$expand=assignments``, ``$batch``, ``request-id``
-headers, and scriptable faults per policy type. Items are generated from their index on
-demand, so a 100,000-item tenant costs no memory.
+Serves the registry's collections for generated tenants with the shapes of Graph's documented responses
+(`graph_fixtures`: several `@odata.type` subtypes per collection, the configuration kept below objects,
+every assignment target kind), server-side paging with absolute ``@odata.nextLink``,
+``$expand=assignments``, ``$batch``, ``request-id`` headers, and scriptable faults per policy type.
+Items are generated from their index on demand, so a 100,000-item tenant costs no memory.
+
+Between syncs a test or the demo can add, remove or modify objects (a real setting changes) and
+"touch" a tenant: only noise moves (server timestamps and versions, reporting counters, OData control
+annotations), as when an administrator saves a policy unchanged or devices report in.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import threading
@@ -19,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, POLICY_TYPES, Assignments, PolicyType
+from invsync_dev import graph_fixtures
 
 NS = uuid.UUID("6f1c1d44-4a39-4a4f-9d9a-0b7b8f7d3a11")
 NO_FILTER = "00000000-0000-0000-0000-000000000000"
@@ -26,15 +33,14 @@ DEFAULT_TOP = 100
 MAX_TOP = 999
 SETTINGS_PAGE = 25
 
-ODATA_TYPES = {
-    "deviceConfiguration": ["windows10GeneralConfiguration", "iosGeneralDeviceConfiguration",
-                            "androidWorkProfileGeneralDeviceConfiguration", "macOSCustomConfiguration"],
-    "deviceCompliancePolicy": ["windows10CompliancePolicy", "iosCompliancePolicy", "androidCompliancePolicy"],
-    "mobileApp": ["win32LobApp", "iosStoreApp", "androidManagedStoreApp", "macOSMicrosoftEdgeApp"],
-    "deviceEnrollmentConfiguration": ["windows10EnrollmentCompletionPageConfiguration",
-                                      "deviceEnrollmentLimitConfiguration"],
-    "conditionalAccessPolicy": ["conditionalAccessPolicy"],
-}
+# Types whose objects carry a server-incremented `version` (an integer; app protection: a string).
+VERSIONED = frozenset({"deviceConfiguration", "deviceCompliancePolicy", "deviceEnrollmentConfiguration",
+                       "termsAndConditions", "mobileAppConfiguration", "hardwareConfiguration"})
+STRING_VERSIONED = frozenset({"targetedManagedAppConfiguration", "iosManagedAppProtection",
+                              "androidManagedAppProtection", "windowsManagedAppProtection",
+                              "windowsInformationProtectionPolicy"})
+# The sub-collections the stand-in serves below an object: (policy type, segment) → elements for (index, revision).
+INTENT_SETTINGS = 3
 
 
 @dataclass
@@ -63,7 +69,8 @@ class StandInTenant:
     certificate_pem: str | None = None  # accepts signed client assertions when set
     removed: set[tuple[str, int]] = field(default_factory=set)
     extra: dict[str, int] = field(default_factory=dict)  # items added after generation
-    versions: dict[tuple[str, int], int] = field(default_factory=dict)
+    versions: dict[tuple[str, int], int] = field(default_factory=dict)  # revision of an object's configuration
+    noise: int = 0  # moves server timestamps, versions, reporting counters and control annotations only
 
     def total(self, key: str) -> int:
         return self.counts.get(key, 0) + self.extra.get(key, 0)
@@ -163,72 +170,217 @@ class GraphStandIn:
             tenant.extra[key] = tenant.extra.get(key, 0) + n
 
     def modify_item(self, graph_tenant_id: str, key: str, index: int) -> None:
+        """A real configuration change: the object's scripted setting (or a setting below it) changes."""
         with self.lock:
             versions = self.tenants[graph_tenant_id].versions
             versions[(key, index)] = versions.get((key, index), 1) + 1
 
+    def touch(self, graph_tenant_id: str) -> None:
+        """Noise only, on every object of the tenant: what must never count as a change."""
+        with self.lock:
+            self.tenants[graph_tenant_id].noise += 1
+
     def item_id(self, graph_tenant_id: str, key: str, index: int) -> str:
+        if key == "roleScopeTag":
+            return str(index)  # scope tag ids are small numbers; "0" is the built-in Default tag
         return str(uuid.uuid5(NS, f"{graph_tenant_id}:{key}:{index}"))
 
     # -- generated content ---------------------------------------------------------------
-    def item(self, tenant: StandInTenant, ptype: PolicyType, index: int, expand: bool) -> dict[str, Any]:
+    def item(self, tenant: StandInTenant, ptype: PolicyType, index: int, expand: bool,
+             detail: bool = True) -> dict[str, Any]:
+        """One object as Graph returns it: the list's shape unless `detail` (what a GET of the object adds)."""
         key = ptype.key
-        types = ODATA_TYPES.get(key, [key[0].lower() + key[1:]])
-        version = tenant.versions.get((key, index), 1)
-        item: dict[str, Any] = {
-            "@odata.type": f"#microsoft.graph.{types[index % len(types)]}",
-            "id": self.item_id(tenant.graph_tenant_id, key, index),
-            "displayName": f"{key} {index:05d}",
-            "description": f"Generated {key} number {index}",
-            "createdDateTime": "2026-01-15T08:00:00Z",
-            "lastModifiedDateTime": f"2026-11-{1 + version % 27:02d}T10:00:00Z",
-            "version": version,
-        }
-        if not ptype.foundation:
-            item["roleScopeTagIds"] = ["0"] if index % 3 else ["0", self.item_id(tenant.graph_tenant_id,
-                                                                                   "roleScopeTag", 1)]
-        if key == "settingsCatalogPolicy":
-            del item["displayName"]
-            item["name"] = f"Settings catalog {index:05d}"
-            item["platforms"] = "windows10" if index % 4 else "macOS"
-            item["technologies"] = "mdm"
-            item["templateReference"] = {"templateFamily": "endpointSecurityFirewall" if index % 5 == 0 else "none"}
+        shapes = graph_fixtures.SHAPES[key]
+        shape = copy.deepcopy(shapes[index % len(shapes)])
+        setting = shape.pop("_setting", None)
+        noisy = shape.pop("_noise", [])
+        no_scope_tags = shape.pop("_no_scope_tags", False)
+        revision = tenant.versions.get((key, index), 1)
+        noise = tenant.noise
+        name = f"{key} {index:05d}"
+        item: dict[str, Any] = {}
+        if "@odata.type" in shape:
+            item["@odata.type"] = shape.pop("@odata.type")
+        item["id"] = self.item_id(tenant.graph_tenant_id, key, index)
+        if key == "roleScopeTag" and index == 0:
+            name, shape["isBuiltIn"] = "Default", True
+        item[ptype.name_field] = name
+        item["profileDescription" if key == "intuneBrandingProfile" else "description"] = (
+            f"Generated {key} number {index}")
+        item |= shape
+        if key != "conditionalAccessPolicy" and key != "roleScopeTag":
+            item["createdDateTime"] = "2026-01-15T08:00:00Z"
+        stamp = f"2026-11-{1 + (revision + noise) % 27:02d}T10:{noise % 60:02d}:00Z"
+        item["modifiedDateTime" if key == "conditionalAccessPolicy" else "lastModifiedDateTime"] = stamp
+        if key in VERSIONED:
+            item["version"] = revision + noise
+        elif key in STRING_VERSIONED:
+            item["version"] = f'"{revision + noise:08x}"'
+        if not no_scope_tags:
+            tags = ["0"] if index % 3 else ["0", "1"]
+            item[ptype.scope_tags_field] = tags
+        if noise:
+            item["@odata.etag"] = f'W/"{noise}"'
+            for field_name in noisy:
+                item[field_name] = _noisy(item[field_name], noise)
+            if "isAssigned" in item:
+                item["isAssigned"] = bool(noise % 2) or bool(item["isAssigned"])
+        if setting and revision > 1:
+            item[setting] = _revised(item.get(setting), revision)
+        if key in ("settingsCatalogPolicy", "compliancePolicy"):
             item["settingCount"] = self.settings_count(index)
-        if key == "roleScopeTag":
-            item["isBuiltIn"] = index == 0
-        if key == "assignmentFilter":
-            item["platform"] = "windows10AndLater"
-            item["rule"] = f'(device.deviceName -startsWith "LAB{index}")'
+        if not detail:
+            for field_name in ptype.detail_fields:
+                item[field_name] = None  # the list leaves it out; a GET of the object returns it
         if expand and ptype.assignments is not Assignments.NONE:
+            item["assignments@odata.context"] = (f"https://graph.microsoft.com/beta/$metadata#deviceManagement/"
+                                                 f"{key}('{item['id']}')/assignments?n={noise}")
             item["assignments"] = self.assignments(tenant, key, index)
         return item
 
     def assignments(self, tenant: StandInTenant, key: str, index: int) -> list[dict[str, Any]]:
+        """Assignments shaped as each kind of type has them: every target kind, filters, app intents (the
+        same group more than once), and assignments that arrive through a policy set."""
         gid = tenant.graph_tenant_id
+        item_id = self.item_id(gid, key, index)
+        group = str(uuid.uuid5(NS, f"g{index % 7}"))
         filter_id = self.item_id(gid, "assignmentFilter", index % 5) if index % 2 == 0 else NO_FILTER
-        variants = [
-            {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": str(uuid.uuid5(NS, f"g{index % 7}")),
+        if key == "cloudPcProvisioningPolicy":  # Windows 365: its own target kind, written without the '#'
+            return [{"id": f"{item_id}_{group}", "target": {
+                "@odata.type": "microsoft.graph.cloudPcManagementGroupAssignmentTarget", "groupId": group,
+                "servicePlanId": "9ecf691d-8b82-46cb-b254-cd061b2c02fb" if index % 2 else None,
+                "allotmentDisplayName": None, "allotmentLicensesCount": None}}]
+        targets = [
+            {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group,
              "deviceAndAppManagementAssignmentFilterId": filter_id,
              "deviceAndAppManagementAssignmentFilterType": "include" if filter_id != NO_FILTER else "none"},
             {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget",
-             "groupId": str(uuid.uuid5(NS, f"g{(index + 3) % 7}"))},
+             "groupId": str(uuid.uuid5(NS, f"g{(index + 3) % 7}")),
+             "deviceAndAppManagementAssignmentFilterId": None, "deviceAndAppManagementAssignmentFilterType": "none"},
             {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget",
              "deviceAndAppManagementAssignmentFilterId": NO_FILTER,
              "deviceAndAppManagementAssignmentFilterType": "none"},
-            {"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget"},
-        ]
-        chosen = variants[: 1 + index % 4]
-        return [{"id": f"{self.item_id(gid, key, index)}_{n}", "target": target} for n, target in enumerate(chosen)]
+            {"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget",
+             "deviceAndAppManagementAssignmentFilterId": None, "deviceAndAppManagementAssignmentFilterType": "none"},
+        ][: 1 + index % 4]
+        if key == "deviceConfiguration" and index % 5 == 4:
+            targets.append({"@odata.type": "#microsoft.graph.configurationManagerCollectionAssignmentTarget",
+                            "collectionId": f"SMS0000{index % 10}"})
+        out: list[dict[str, Any]] = []
+        for n, target in enumerate(targets):
+            assignment: dict[str, Any] = {"id": f"{item_id}_{n}", "source": "direct", "sourceId": None,
+                                          "target": target}
+            if key == "mobileApp":
+                assignment |= {"@odata.type": "#microsoft.graph.mobileAppAssignment",
+                               "intent": "required" if n == 0 else "available",
+                               "settings": {"@odata.type": "#microsoft.graph.win32LobAppAssignmentSettings",
+                                            "notifications": "showAll", "restartSettings": None,
+                                            "installTimeSettings": None,
+                                            "deliveryOptimizationPriority": "notConfigured"}}
+            elif key == "deviceConfiguration":
+                assignment["intent"] = "apply"
+            out.append(assignment)
+        if key == "mobileApp" and index % 3 == 0:  # the same group, another intent: two assignments
+            out.append({"@odata.type": "#microsoft.graph.mobileAppAssignment", "id": f"{item_id}_avail",
+                        "intent": "available", "source": "direct", "sourceId": None, "settings": None,
+                        "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group,
+                                   "deviceAndAppManagementAssignmentFilterId": None,
+                                   "deviceAndAppManagementAssignmentFilterType": "none"}})
+        if key in ("deviceConfiguration", "mobileApp") and index % 4 == 1 and tenant.total("policySet"):
+            set_id = self.item_id(gid, "policySet", index % tenant.total("policySet"))
+            out.append({"id": f"{item_id}_ps", "source": "policySets", "sourceId": set_id,
+                        "intent": "required" if key == "mobileApp" else "apply",
+                        "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group,
+                                   "deviceAndAppManagementAssignmentFilterId": None,
+                                   "deviceAndAppManagementAssignmentFilterType": "none"}})
+        return out
+
+    def policy_set_items(self, tenant: StandInTenant, index: int) -> list[dict[str, Any]]:
+        gid = tenant.graph_tenant_id
+        members: list[tuple[str, str, str]] = []
+        for subtype, key in (("deviceConfigurationPolicySetItem", "deviceConfiguration"),
+                             ("mobileAppPolicySetItem", "mobileApp"),
+                             ("deviceManagementConfigurationPolicyPolicySetItem", "settingsCatalogPolicy")):
+            total = tenant.total(key)
+            if total:
+                member = (index + tenant.versions.get(("policySet", index), 1) - 1) % total
+                members.append((subtype, self.item_id(gid, key, member), f"{key} {member:05d}"))
+        items = graph_fixtures.policy_set_items(members[: 1 + index % 3])
+        for member in items:
+            member["lastModifiedDateTime"] = f"2026-11-{1 + tenant.noise % 27:02d}T10:00:00Z"
+            member["status"] = "success" if tenant.noise % 2 == 0 else "partialSuccess"
+        return items
 
     @staticmethod
     def settings_count(index: int) -> int:
         return 3 + (index * 11) % 60  # some policies have more than one page (25) of settings
 
-    def setting(self, policy_index: int, n: int) -> dict[str, Any]:
-        return {"id": str(n), "settingInstance": {
-            "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
-            "settingDefinitionId": f"device_vendor_msft_policy_config_setting_{policy_index}_{n}",
-            "choiceSettingValue": {"value": f"value_{n % 3}"}}}
+    def setting(self, ptype: PolicyType, policy_index: int, n: int, revision: int = 1) -> dict[str, Any]:
+        if ptype.key == "compliancePolicy":
+            return graph_fixtures.linux_compliance_setting(policy_index, n, revision if n == 0 else 1)
+        return graph_fixtures.catalog_setting(policy_index, n, revision if n == 0 else 1)
+
+    def below(self, tenant: StandInTenant, ptype: PolicyType, index: int, path: list[str]
+              ) -> list[dict[str, Any]] | None:
+        """A sub-collection below an object (settings of intents, definition values and their presentation
+        values), or None when there is no such thing."""
+        revision = tenant.versions.get((ptype.key, index), 1)
+        noise = tenant.noise
+        if ptype.key == "endpointSecurityIntent" and path == ["settings"]:
+            return [graph_fixtures.intent_setting(index, n, revision if n == 0 else 1)
+                    for n in range(INTENT_SETTINGS + index % 3)]
+        if ptype.key != "groupPolicyConfiguration" or not path or path[0] != "definitionValues":
+            return None
+        values = [graph_fixtures.definition_value(index, n) for n in range(1 + index % 4)]
+        for value in values:
+            value["lastModifiedDateTime"] = f"2026-11-{1 + noise % 27:02d}T10:00:00Z"
+        if path == ["definitionValues"]:
+            return values
+        if len(path) == 3 and path[2] == "presentationValues":
+            for n, value in enumerate(values):
+                if value["id"] == path[1]:
+                    return [graph_fixtures.presentation_value(value["id"], p, revision if n == 0 else 1)
+                            for p in range(1 + n % 2)]
+            return None
+        return None
+
+
+def _noisy(value: Any, noise: int) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value + noise
+    if isinstance(value, dict):
+        return {**value, "lastSuccessfulSyncDateTime": f"2026-11-{1 + noise % 27:02d}T02:00:00Z"}
+    if isinstance(value, str):
+        return ["success", "partialSuccess", "notAssigned"][noise % 3]
+    return value
+
+
+def _revised(value: Any, revision: int) -> Any:
+    """The scripted setting at `revision`: a different value of the same kind."""
+    if isinstance(value, bool):
+        return value if revision % 2 else not value
+    if isinstance(value, int):
+        return value + revision - 1
+    if isinstance(value, str):
+        return f"{value} (rev {revision})"
+    if isinstance(value, list):
+        if value and isinstance(value[0], dict):
+            first = dict(value[0])
+            text_key = next((k for k, v in first.items() if isinstance(v, str) and k != "@odata.type"), None)
+            if text_key:
+                first[text_key] = f"{first[text_key]} (rev {revision})"
+            return [first, *value[1:]]
+        return [*value, f"rev{revision}"]
+    if isinstance(value, dict):
+        changed = dict(value)
+        for k, v in changed.items():
+            if isinstance(v, int | str) and not isinstance(v, bool) and k != "@odata.type":
+                changed[k] = v + revision - 1 if isinstance(v, int) else f"{v} (rev {revision})"
+                break
+        return changed
+    return f"rev {revision}"
 
 
 def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
@@ -376,6 +528,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                     standin.add_items(gid, key, n)
                 for key, index in payload.get("modify", []):
                     standin.modify_item(gid, key, index)
+                if payload.get("touch"):
+                    standin.touch(gid)
                 return self._send(200, {"ok": True})
             self._send(404, {"error": "unknown control"})
 
@@ -390,7 +544,7 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             if version not in ("beta", "v1.0"):
                 return 404, {"error": {"code": "BadRequest", "message": "Invalid version"}}, {}, None
             rest = "/" + rest
-            ptype, item_id, sub = self._route(rest)
+            ptype, item_id, below = self._route(rest)
             if ptype is None:
                 return 404, {"error": {"code": "ResourceNotFound", "message": f"Resource not found: {rest}"}}, {}, None
             fault = standin.faults.get(ptype.key)
@@ -411,30 +565,46 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             index = self._index_of(tenant, ptype, item_id)
             if index is None:
                 return 404, {"error": {"code": "ResourceNotFound", "message": "item not found"}}, {}, None
-            if sub == "assignments":
+            revision = tenant.versions.get((ptype.key, index), 1)
+            if below == ["assignments"] and ptype.assignments is not Assignments.NONE:
                 return 200, {"value": standin.assignments(tenant, ptype.key, index)}, {}, None
-            if sub == "settings" and ptype.key == "settingsCatalogPolicy":
+            if below == ["settings"] and ptype.key in ("settingsCatalogPolicy", "compliancePolicy"):
                 total = standin.settings_count(index)
                 skip = int(query.get("$skiptoken", ["0"])[0])
                 top = min(int(query.get("$top", [str(SETTINGS_PAGE)])[0]), SETTINGS_PAGE)
-                values = [standin.setting(index, n) for n in range(skip, min(total, skip + top))]
-                body: dict[str, Any] = {"value": values}
+                values = [standin.setting(ptype, index, n, revision) for n in range(skip, min(total, skip + top))]
+                body: dict[str, Any] = {"@odata.context": f"{self._base()}/{version}/$metadata#settings",
+                                        "value": values}
                 if skip + top < total:
                     body["@odata.nextLink"] = (f"{self._base()}/{version}{rest}?"
                                                + urlencode({"$top": top, "$skiptoken": skip + top}))
                 return 200, body, {}, None
-            if sub is None:
-                return 200, standin.item(tenant, ptype, index, expand=False), {}, None
-            return 400, {"error": {"code": "BadRequest", "message": "unsupported segment"}}, {}, None
+            if below:
+                values = standin.below(tenant, ptype, index, below)
+                if values is None:
+                    return 400, {"error": {"code": "BadRequest", "message": "unsupported segment"}}, {}, None
+                return 200, {"@odata.context": f"{self._base()}/{version}/$metadata#{below[-1]}",
+                             "value": values}, {}, None
+            expand = {e for e in query.get("$expand", [""])[0].split(",") if e}
+            allowed = {"items", "assignments"} if ptype.key == "policySet" else set()
+            if expand - allowed:
+                return 400, {"error": {"code": "BadRequest", "message": "$expand is not supported here"}}, {}, None
+            item = standin.item(tenant, ptype, index, expand=False)
+            if "items" in expand:
+                item["items"] = standin.policy_set_items(tenant, index)
+            if "assignments" in expand:
+                item["assignments"] = standin.assignments(tenant, ptype.key, index)
+            return 200, item, {}, None
 
-        def _route(self, rest: str) -> tuple[PolicyType | None, str | None, str | None]:
-            for collection, ptype in collections.items():
+        def _route(self, rest: str) -> tuple[PolicyType | None, str | None, list[str]]:
+            """(type, object id, the path below the object)."""
+            for collection, ptype in sorted(collections.items(), key=lambda c: -len(c[0])):
                 if rest == collection:
-                    return ptype, None, None
+                    return ptype, None, []
                 if rest.startswith(collection + "/"):
                     tail = rest[len(collection) + 1:].split("/")
-                    return ptype, tail[0], tail[1] if len(tail) > 1 else None
-            return None, None, None
+                    return ptype, tail[0], tail[1:]
+            return None, None, []
 
         def _index_of(self, tenant: StandInTenant, ptype: PolicyType, item_id: str) -> int | None:
             # ids are uuid5 of the index: search is fine for a stand-in (sub-resources of listed items)
@@ -460,7 +630,7 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             page, index = [], skip
             while index < total and len(page) < top:
                 if tenant.exists(ptype.key, index) and not (builtin_filter and index == 0):
-                    page.append(standin.item(tenant, ptype, index, expand=bool(expand)))
+                    page.append(standin.item(tenant, ptype, index, expand=bool(expand), detail=False))
                 index += 1
             body: dict[str, Any] = {"@odata.context": f"{self._base()}/{version}/$metadata#{ptype.key}",
                                     "value": page}

@@ -49,7 +49,7 @@ def test_success_row(env) -> None:
     sets = env.db.execute("SELECT payload FROM inventory_items WHERE policy_type = 'policySet'").fetchall()
     assert sets and all(p[0]["assignments"] for p in sets)
     links = env.db.execute("SELECT DISTINCT link_type FROM inventory_links").fetchall()
-    assert {r[0] for r in links} == {"assignment", "assignment_filter", "scope_tag"}
+    assert {r[0] for r in links} == {"assignment", "assignment_filter", "scope_tag", "policy_set_item"}
 
 
 def test_partial_row_one_type_forbidden(env) -> None:

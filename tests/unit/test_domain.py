@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inventory_sync.domain.error_codes import ErrorCode
-from inventory_sync.domain.items import NO_FILTER, InvalidItem, links_of, to_record
+from inventory_sync.domain.items import NO_FILTER, InvalidItem, to_record
 from inventory_sync.domain.messages import RunMessage
 from inventory_sync.domain.registry import (
     BY_KEY,
@@ -38,7 +38,7 @@ def test_registry_covers_policy_types_md() -> None:
     assert BY_KEY["termsAndConditions"].assignments.value == "batch"
     assert BY_KEY["deviceCategory"].assignments.value == "none"
     assert BY_KEY["roleScopeTag"].list_filter == "isBuiltIn eq false"
-    assert BY_KEY["settingsCatalogPolicy"].settings_path == "settings"
+    assert [s.path for s in BY_KEY["settingsCatalogPolicy"].sub_resources] == ["settings"]
     assert "Windows 365" in CATEGORIES and "Foundations" not in CATEGORIES
 
 
@@ -130,7 +130,7 @@ def test_item_record_and_links() -> None:
                      ("scope_tag", "roleScopeTag", "7")}
     reordered = dict(reversed(list(item.items())))
     assert to_record(BY_KEY["deviceConfiguration"], reordered).content_hash == record.content_hash
-    assert links_of({}) == ()
+    assert to_record(BY_KEY["deviceCategory"], {"id": "c"}).links == ()
     with pytest.raises(InvalidItem):
         to_record(BY_KEY["mobileApp"], {"displayName": "no id"})
     security = to_record(BY_KEY["settingsCatalogPolicy"], {"id": "p", "name": "FW", "platforms": "windows10",

@@ -91,6 +91,7 @@ class ItemOut(BaseModel):
     category: str | None
     platform: str | None
     content_hash: str
+    assignments_hash: str | None = Field(description="hash of the assignments; null until a sync reads them")
     first_seen_at: str
     last_seen_at: str
     last_seen_run_id: int | None

@@ -1,8 +1,11 @@
 """The bulk write path of a sync: COPY a batch into session temp tables, then one set-based upsert.
 
-``items_upserted_count`` counts rows inserted or whose content changed (or that come back after
-being marked deleted); rows merely seen again only get ``last_seen_*`` refreshed. Links are
-replaced for changed rows only (their content hash covers the assignments).
+``items_upserted_count`` counts rows inserted, rows whose configuration (``content_hash``) or, when this
+sync read them, assignments (``assignments_hash``) changed, and rows that come back after being marked
+deleted. Rows merely seen again get ``last_seen_*`` refreshed, and their payload too when only its noise
+(reporting fields, server timestamps) moved. A sync that did not read assignments keeps the stored ones:
+their hash, their links and the payload's ``assignments``. Links of changed rows are replaced: those
+from the configuration (scope tags, policy set members) always, those from assignments only when read.
 """
 
 from __future__ import annotations
@@ -13,40 +16,55 @@ from dataclasses import dataclass
 
 import psycopg
 
-from inventory_sync.domain.items import ItemRecord
+from inventory_sync.domain.items import CONTENT_LINK_TYPES, ItemRecord
 
 _SETUP = """
 CREATE TEMP TABLE IF NOT EXISTS sync_stage_items (
     policy_type text NOT NULL, external_id text NOT NULL, display_name text, category text, platform text,
-    payload jsonb NOT NULL, content_hash char(64) NOT NULL
+    payload jsonb NOT NULL, content_hash char(64) NOT NULL, assignments_hash char(64), payload_hash char(64)
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (
     id bigint NOT NULL, policy_type text NOT NULL, external_id text NOT NULL
 ) ON COMMIT DELETE ROWS;
 """
 
-_UPSERT = """
+# The payload to store: the new one, keeping the stored assignments when this sync did not read them.
+_PAYLOAD = """CASE WHEN {new}.assignments_hash IS NULL AND i.payload ? 'assignments'
+        THEN {new}.payload || jsonb_build_object('assignments', i.payload -> 'assignments')
+        ELSE {new}.payload END"""
+
+_CHANGED = """(i.content_hash <> {new}.content_hash OR i.deleted_at IS NOT NULL
+        OR ({new}.assignments_hash IS NOT NULL AND i.assignments_hash IS DISTINCT FROM {new}.assignments_hash))"""
+
+_UPSERT = f"""
 WITH staged AS (
     SELECT DISTINCT ON (policy_type, external_id) * FROM sync_stage_items ORDER BY policy_type, external_id
 ), changed AS (
     INSERT INTO inventory_items AS i (tenant_id, policy_type, external_id, display_name, category, platform,
-                                      payload, content_hash, first_seen_at, last_seen_at, last_seen_run_id)
+                                      payload, content_hash, assignments_hash, payload_hash, first_seen_at,
+                                      last_seen_at, last_seen_run_id)
     SELECT %(tenant)s, s.policy_type, s.external_id, s.display_name, s.category, s.platform, s.payload,
-           s.content_hash, now(), now(), %(run)s
+           s.content_hash, s.assignments_hash, s.payload_hash, now(), now(), %(run)s
     FROM staged s
     ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET
         display_name = EXCLUDED.display_name, category = EXCLUDED.category, platform = EXCLUDED.platform,
-        payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash, last_seen_at = EXCLUDED.last_seen_at,
+        payload = {_PAYLOAD.format(new="EXCLUDED")}, content_hash = EXCLUDED.content_hash,
+        assignments_hash = COALESCE(EXCLUDED.assignments_hash, i.assignments_hash),
+        payload_hash = EXCLUDED.payload_hash, last_seen_at = EXCLUDED.last_seen_at,
         last_seen_run_id = EXCLUDED.last_seen_run_id, deleted_at = NULL
-    WHERE i.content_hash <> EXCLUDED.content_hash OR i.deleted_at IS NOT NULL
+    WHERE {_CHANGED.format(new="EXCLUDED")}
     RETURNING i.id, i.policy_type, i.external_id
 ), remember AS (
     INSERT INTO sync_changed_items (id, policy_type, external_id) SELECT id, policy_type, external_id FROM changed
 ), seen AS (
-    UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s
+    UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s,
+        display_name = s.display_name, category = s.category, platform = s.platform,
+        payload = CASE WHEN i.payload_hash IS DISTINCT FROM s.payload_hash THEN {_PAYLOAD.format(new="s")}
+                       ELSE i.payload END,
+        payload_hash = s.payload_hash
     FROM staged s
     WHERE i.tenant_id = %(tenant)s AND i.policy_type = s.policy_type AND i.external_id = s.external_id
-      AND i.content_hash = s.content_hash AND i.deleted_at IS NULL
+      AND NOT {_CHANGED.format(new="s")}
       AND i.last_seen_run_id IS DISTINCT FROM %(run)s
     RETURNING 1
 )
@@ -80,10 +98,10 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
     _ensure_tables(conn)
     with conn.cursor() as cur:
         with cur.copy("COPY sync_stage_items (policy_type, external_id, display_name, category, platform, payload,"
-                      " content_hash) FROM STDIN") as copy:
+                      " content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
             for r in records:
                 copy.write_row((r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                                r.payload_json, r.content_hash))
+                                r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
         rows = cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}).fetchall()
         result = {ptype: WriteResult(observed, upserted) for ptype, observed, upserted in rows}
         if any(r.upserted for r in result.values()):
@@ -92,23 +110,23 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
 
 
 def _replace_links(cur: psycopg.Cursor, tenant_id: int, records: Sequence[ItemRecord]) -> None:
-    """Links of the changed items only: drop theirs, COPY the new ones straight into inventory_links."""
+    """Links of the changed items only: drop those this sync re-read, COPY the new ones into inventory_links."""
     changed = {(ptype, ext): item_id for item_id, ptype, ext in
                cur.execute("SELECT id, policy_type, external_id FROM sync_changed_items").fetchall()}
-    cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s)", (list(changed.values()),))
-    seen: set[tuple[int, str, str, str]] = set()
-    with cur.copy("COPY inventory_links (tenant_id, item_id, link_type, target_type, target_id, properties)"
-                  " FROM STDIN") as copy:
-        for r in records:
-            item_id = changed.get((r.policy_type, r.external_id))
-            if item_id is None:
-                continue
+    by_item = {changed[(r.policy_type, r.external_id)]: r for r in records
+               if (r.policy_type, r.external_id) in changed}  # the last copy of an item seen twice in a batch
+    all_links = [item_id for item_id, r in by_item.items() if r.assignments_read]
+    content_only = [item_id for item_id, r in by_item.items() if not r.assignments_read]
+    cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s)"
+                " OR (item_id = ANY(%s) AND link_type = ANY(%s))",
+                (all_links, content_only, sorted(CONTENT_LINK_TYPES)))
+    with cur.copy("COPY inventory_links (tenant_id, item_id, link_type, target_type, target_id, link_key,"
+                  " properties) FROM STDIN") as copy:
+        for item_id, r in by_item.items():
             for link in r.links:
-                key = (item_id, link.link_type, link.target_type, link.target_id)
-                if key not in seen:  # the same item may come twice in one batch
-                    seen.add(key)
+                if r.assignments_read or link.link_type in CONTENT_LINK_TYPES:
                     copy.write_row((tenant_id, item_id, link.link_type, link.target_type, link.target_id,
-                                    json.dumps(link.properties)))
+                                    link.key, json.dumps(link.properties)))
 
 
 def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int) -> int:

@@ -8,7 +8,7 @@ from psycopg.rows import class_row
 from inventory_sync.db.rows import InventoryItem
 
 COLS = ("id, tenant_id, policy_type, external_id, display_name, category, platform, payload, content_hash,"
-        " first_seen_at, last_seen_at, last_seen_run_id, deleted_at")
+        " assignments_hash, first_seen_at, last_seen_at, last_seen_run_id, deleted_at")
 
 
 def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, policy_type: str | None, include_deleted: bool,

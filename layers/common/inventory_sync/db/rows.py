@@ -102,6 +102,7 @@ class InventoryItem:
     platform: str | None
     payload: dict[str, Any]
     content_hash: str
+    assignments_hash: str | None
     first_seen_at: datetime
     last_seen_at: datetime
     last_seen_run_id: int | None

@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from inventory_sync.domain.registry import PolicyType
+from inventory_sync.domain import configuration
+from inventory_sync.domain.configuration import ASSIGNMENTS, canonical_json
+from inventory_sync.domain.registry import BY_KEY, Assignments, PolicyType
 
 NO_FILTER = "00000000-0000-0000-0000-000000000000"
-_TARGETS = {
-    "#microsoft.graph.groupAssignmentTarget": "group",
-    "#microsoft.graph.exclusionGroupAssignmentTarget": "exclusionGroup",
-    "#microsoft.graph.allDevicesAssignmentTarget": "allDevices",
-    "#microsoft.graph.allLicensedUsersAssignmentTarget": "allLicensedUsers",
+
+# Assignment target kinds (`@odata.type` without its namespace) → (target_type, id field). A Cloud PC
+# management group is an Entra group; the link keeps which kind of target carried it.
+_TARGETS: dict[str, tuple[str, str | None]] = {
+    "groupAssignmentTarget": ("group", "groupId"),
+    "exclusionGroupAssignmentTarget": ("exclusionGroup", "groupId"),
+    "allDevicesAssignmentTarget": ("allDevices", None),
+    "allLicensedUsersAssignmentTarget": ("allLicensedUsers", None),
+    "configurationManagerCollectionAssignmentTarget": ("configurationManagerCollection", "collectionId"),
+    "cloudPcManagementGroupAssignmentTarget": ("group", "groupId"),
 }
+# Policy set members: the policySetItem subtype → the registry key of the member it points at.
+_SET_MEMBERS: dict[str, str] = {
+    "deviceConfigurationPolicySetItem": "deviceConfiguration",
+    "deviceCompliancePolicyPolicySetItem": "deviceCompliancePolicy",
+    "deviceManagementConfigurationPolicyPolicySetItem": "settingsCatalogPolicy",
+    "deviceManagementScriptPolicySetItem": "deviceManagementScript",
+    "mobileAppPolicySetItem": "mobileApp",
+    "mobileAppConfigurationPolicySetItem": "mobileAppConfiguration",
+    "targetedManagedAppConfigurationPolicySetItem": "targetedManagedAppConfiguration",
+    "windowsAutopilotDeploymentProfilePolicySetItem": "windowsAutopilotDeploymentProfile",
+    "enrollmentRestrictionsConfigurationPolicySetItem": "deviceEnrollmentConfiguration",
+}
+_KNOWN_NAMES = {name.lower(): name for name in (*_TARGETS, *_SET_MEMBERS)}
+# Links that come from the object's own configuration; the rest come from its assignments.
+CONTENT_LINK_TYPES = frozenset({"scope_tag", "policy_set_item"})
 _PLATFORMS = (("windows", "windows"), ("win32", "windows"), ("ios", "ios"), ("iphone", "ios"), ("macos", "macOS"),
               ("android", "android"), ("aosp", "android"), ("linux", "linux"))
+_SECURITY_FAMILIES = ("endpointSecurity", "baseline")
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,8 @@ class Link:
     target_type: str
     target_id: str
     properties: dict[str, Any] = field(default_factory=dict)
+    # what tells two links to the same target apart (intent, source, filter): part of the row's identity
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,21 +60,26 @@ class ItemRecord:
     category: str
     platform: str | None
     payload: dict[str, Any]
-    payload_json: str  # canonical JSON (sorted keys): hashed once, stored as is
-    content_hash: str
+    payload_json: str  # canonical JSON (sorted keys), stored as is
+    payload_hash: str  # of the payload without its assignments: refreshes a row whose noise changed
+    content_hash: str  # of the configuration only (domain/configuration.py)
+    assignments_hash: str | None  # None: assignments not read by this sync (links and hash stay as they are)
     links: tuple[Link, ...]
+
+    @property
+    def assignments_read(self) -> bool:
+        return self.assignments_hash is not None
 
 
 class InvalidItem(ValueError):
     """A Graph object without an id cannot be inventoried."""
 
 
-def canonical_json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def content_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+def type_name(odata_type: Any) -> str:
+    """`#microsoft.graph.groupAssignmentTarget`, `microsoft.graph.GroupAssignmentTarget` → `groupAssignmentTarget`
+    (the known spelling, whatever the case or the leading `#`; unknown names as given, without namespace)."""
+    name = str(odata_type or "").lstrip("#").rsplit(".", 1)[-1]
+    return _KNOWN_NAMES.get(name.lower(), name)
 
 
 def _platform(item: dict[str, Any]) -> str | None:
@@ -62,44 +91,94 @@ def _platform(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _category(ptype: PolicyType, item: dict[str, Any]) -> str:
-    family = str((item.get("templateReference") or {}).get("templateFamily") or "")
-    if ptype.key == "settingsCatalogPolicy" and family.startswith("endpointSecurity"):
-        return "Endpoint Security"
+def category_of(ptype: PolicyType, item: dict[str, Any]) -> str:
+    """Settings-catalog endpoint-security templates and baselines sit with the legacy intents (endpoint
+    security and security baselines alike): one category for what an administrator sees as one."""
+    template = item.get("templateReference")
+    family = str(template.get("templateFamily") or "") if isinstance(template, dict) else ""
+    if ptype.key == "settingsCatalogPolicy" and family.startswith(_SECURITY_FAMILIES):
+        return BY_KEY["endpointSecurityIntent"].category
     return ptype.category
 
 
-def links_of(item: dict[str, Any]) -> tuple[Link, ...]:
-    links: dict[tuple[str, str, str], Link] = {}
-    for assignment in item.get("assignments") or []:
+def assignment_links(assignments: list[Any]) -> list[Link]:
+    """One link per assignment (kind, target, intent, filter, source), and one per filter referenced."""
+    links: list[Link] = []
+    for assignment in assignments:
         target = assignment.get("target") if isinstance(assignment, dict) else None
         if not isinstance(target, dict):
             continue
-        kind = _TARGETS.get(str(target.get("@odata.type")), str(target.get("@odata.type", "unknown")).split(".")[-1])
-        target_id = str(target.get("groupId") or "")
+        name = type_name(target.get("@odata.type"))
+        kind, id_field = _TARGETS.get(name, (name or "unknown", None))
+        target_id = str(target.get(id_field) or "") if id_field else str(target.get("groupId") or "")
+        props: dict[str, Any] = {"target": name}
+        if name == "cloudPcManagementGroupAssignmentTarget" and target.get("servicePlanId"):
+            props["service_plan_id"] = target["servicePlanId"]
+        for graph_field, prop in (("intent", "intent"), ("source", "source"), ("sourceId", "source_id")):
+            if assignment.get(graph_field):
+                props[prop] = assignment[graph_field]
         filter_id = target.get("deviceAndAppManagementAssignmentFilterId")
         filter_type = target.get("deviceAndAppManagementAssignmentFilterType") or "none"
-        has_filter = bool(filter_id) and filter_id != NO_FILTER and filter_type != "none"
-        props = {"intent": assignment.get("intent")} if assignment.get("intent") else {}
-        if has_filter:
+        if filter_id and filter_id != NO_FILTER and filter_type != "none":
             props |= {"filter_id": filter_id, "filter_type": filter_type}
-        links[("assignment", kind, target_id)] = Link("assignment", kind, target_id, props)
-        if has_filter:
-            links[("assignment_filter", "assignmentFilter", str(filter_id))] = Link(
-                "assignment_filter", "assignmentFilter", str(filter_id), {"filter_type": filter_type})
-    for tag in item.get("roleScopeTagIds") or []:
-        links[("scope_tag", "roleScopeTag", str(tag))] = Link("scope_tag", "roleScopeTag", str(tag))
-    return tuple(links.values())
+            links.append(Link("assignment_filter", "assignmentFilter", str(filter_id), {"filter_type": filter_type},
+                              key=str(filter_type)))
+        identity = {k: props.get(k) for k in ("intent", "source", "source_id", "filter_id", "filter_type")}
+        links.append(Link("assignment", kind, target_id, props,
+                          key=";".join(f"{k}={v}" for k, v in identity.items() if v)))
+    return links
 
 
-def to_record(ptype: PolicyType, item: dict[str, Any]) -> ItemRecord:
+def content_links(ptype: PolicyType, item: dict[str, Any]) -> list[Link]:
+    """Scope tags (built-in ones marked: no foundation row stands behind them) and policy set members."""
+    links: list[Link] = []
+    tags = item.get(ptype.scope_tags_field)
+    tag_type = BY_KEY["roleScopeTag"]
+    for tag in tags if isinstance(tags, list) else []:
+        props = {"built_in": True} if str(tag) in tag_type.built_in_ids else {}
+        links.append(Link("scope_tag", tag_type.key, str(tag), props))
+    members = item.get("items") if "items" in ptype.item_expand else None
+    for member in members if isinstance(members, list) else []:
+        if not isinstance(member, dict) or not member.get("payloadId"):
+            continue
+        name = type_name(member.get("@odata.type"))
+        props = {"item_type": name}
+        if member.get("intent"):
+            props["intent"] = member["intent"]
+        links.append(Link("policy_set_item", _SET_MEMBERS.get(name, name), str(member["payloadId"]), props))
+    return links
+
+
+def _unique(links: list[Link]) -> tuple[Link, ...]:
+    seen: dict[tuple[str, str, str, str], Link] = {}
+    for link in links:
+        seen.setdefault((link.link_type, link.target_type, link.target_id, link.key), link)
+    return tuple(seen.values())
+
+
+def to_record(ptype: PolicyType, item: dict[str, Any], dependencies_read: bool = True) -> ItemRecord:
+    """`dependencies_read`: this sync asked Graph for the object's assignments (an object that has none
+    then has an empty list); otherwise any `assignments` key is ignored and the stored ones stay."""
     external_id = item.get("id")
     if not isinstance(external_id, str) or not external_id:
         raise InvalidItem(f"{ptype.key}: object without an id")
-    name = item.get("displayName") or item.get("name")
-    text = canonical_json(item)
+    name = item.get(ptype.name_field) or item.get("displayName") or item.get("name")
+    assignments = item.get(ASSIGNMENTS)
+    links = content_links(ptype, item)
+    read = dependencies_read and ptype.assignments is not Assignments.NONE
+    if read:
+        assignments = assignments if isinstance(assignments, list) else []
+        links += assignment_links(assignments)
+    payload_json = canonical_json(item)
+    if ASSIGNMENTS in item:
+        payload_hash = configuration.sha256_of({k: v for k, v in item.items() if k != ASSIGNMENTS})
+    else:
+        payload_hash = hashlib.sha256(payload_json.encode()).hexdigest()
     return ItemRecord(
         policy_type=ptype.key, external_id=external_id, display_name=str(name)[:500] if name else None,
-        category=_category(ptype, item), platform=_platform(item), payload=item, payload_json=text,
-        content_hash=hashlib.sha256(text.encode()).hexdigest(), links=links_of(item),
+        category=category_of(ptype, item), platform=_platform(item), payload=item,
+        payload_json=payload_json, payload_hash=payload_hash,
+        content_hash=configuration.content_hash(ptype, item),
+        assignments_hash=configuration.assignments_hash(assignments) if read else None,
+        links=_unique(links),
     )

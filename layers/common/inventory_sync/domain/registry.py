@@ -13,6 +13,29 @@ class Assignments(StrEnum):
     NONE = "none"      # the type has no assignments
 
 
+# Server-maintained on every type: never part of an object's configuration (see domain/configuration.py).
+SERVER_MAINTAINED: frozenset[str] = frozenset({
+    "createdDateTime", "lastModifiedDateTime", "modifiedDateTime", "version", "isAssigned"})
+
+
+@dataclass(frozen=True)
+class SubResource:
+    """Configuration kept below the object, read per item (through $batch) and stored under `key`.
+
+    `children` are read per element of this one (e.g. each definition value's presentation values)."""
+
+    key: str
+    path: str
+    expand: str | None = None
+    children: tuple[SubResource, ...] = ()
+    # reporting fields of each element (besides SERVER_MAINTAINED): kept in the payload, never hashed
+    not_configuration: frozenset[str] = frozenset()
+
+    def relative_url(self, parent: str) -> str:
+        query = f"?$expand={self.expand}" if self.expand else ""
+        return f"{parent}/{self.path}{query}"
+
+
 @dataclass(frozen=True)
 class PolicyType:
     key: str
@@ -24,9 +47,21 @@ class PolicyType:
     v1_available: bool = False
     foundation: bool = False
     list_filter: str | None = None
-    # settings catalog: settings are a paged sub-collection of each policy
-    settings_path: str | None = None
     supports_top: bool = True
+    # where the object's own name is (settings catalog: `name`; branding: `profileName`)
+    name_field: str = "displayName"
+    # where its scope tags are (policy sets: `roleScopeTags`)
+    scope_tags_field: str = "roleScopeTagIds"
+    sub_resources: tuple[SubResource, ...] = ()
+    # navigation properties read by one GET of the object itself (policy sets: `items`); with BATCH
+    # assignments, `assignments` joins them in the same request
+    item_expand: tuple[str, ...] = ()
+    # properties the list leaves empty and only a GET of the object returns (scripts' content)
+    detail_fields: tuple[str, ...] = ()
+    # reporting / telemetry fields of this type (besides SERVER_MAINTAINED): kept, never hashed
+    not_configuration: frozenset[str] = frozenset()
+    # ids of built-in objects a filter leaves out of the listing (links to them are marked built-in)
+    built_in_ids: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,35 +89,62 @@ def _t(key: str, collection: str, category: str, permission: str, assignments: A
     return PolicyType(key, collection, category, permission, assignments, v1_available=v1, **extra)  # type: ignore[arg-type]
 
 
+def _fields(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+# Settings of settings-catalog-based policies (configuration and compliance alike), paged.
+CATALOG_SETTINGS = SubResource("settings", "settings")
+# Administrative templates: each definition value with its definition; its presentation values (the
+# text boxes, lists and drop-downs) one level below. Graph refuses nested $expand here (depth 1).
+DEFINITION_VALUES = SubResource("definitionValues", "definitionValues", expand="definition", children=(
+    SubResource("presentationValues", "presentationValues", expand="presentation"),))
+# Legacy endpoint-security templates and security baselines keep their settings below the intent.
+INTENT_SETTINGS = SubResource("settings", "settings")
+APP_DEPLOYMENT_COUNTS = _fields("deployedAppCount")
+SCRIPT_CONTENT = ("scriptContent",)
+
+
 POLICY_TYPES: tuple[PolicyType, ...] = (
     _t("deviceConfiguration", "/deviceManagement/deviceConfigurations", "Configuration", DMC, E, v1=True),
     _t("settingsCatalogPolicy", "/deviceManagement/configurationPolicies", "Configuration", DMC, E,
-       settings_path="settings"),
-    _t("groupPolicyConfiguration", "/deviceManagement/groupPolicyConfigurations", "Configuration", DMC, E),
+       name_field="name", sub_resources=(CATALOG_SETTINGS,), not_configuration=_fields("settingCount")),
+    _t("groupPolicyConfiguration", "/deviceManagement/groupPolicyConfigurations", "Configuration", DMC, E,
+       sub_resources=(DEFINITION_VALUES,)),
     _t("hardwareConfiguration", "/deviceManagement/hardwareConfigurations", "Configuration", DMC, E),
     _t("deviceCompliancePolicy", "/deviceManagement/deviceCompliancePolicies", "Compliance", DMC, E, v1=True),
-    _t("compliancePolicy", "/deviceManagement/compliancePolicies", "Compliance", DMC, E),
-    _t("deviceComplianceScript", "/deviceManagement/deviceComplianceScripts", "Compliance", DMS, N),
-    _t("endpointSecurityIntent", "/deviceManagement/intents", "Endpoint Security", DMC, E),
-    _t("deviceManagementScript", "/deviceManagement/deviceManagementScripts", "Scripts", DMS, E),
-    _t("deviceShellScript", "/deviceManagement/deviceShellScripts", "Scripts", DMS, E),
+    _t("compliancePolicy", "/deviceManagement/compliancePolicies", "Compliance", DMC, E,
+       name_field="name", sub_resources=(CATALOG_SETTINGS,), not_configuration=_fields("settingCount")),
+    _t("deviceComplianceScript", "/deviceManagement/deviceComplianceScripts", "Compliance", DMS, N,
+       detail_fields=("detectionScriptContent",)),
+    _t("endpointSecurityIntent", "/deviceManagement/intents", "Endpoint Security", DMC, E,
+       sub_resources=(INTENT_SETTINGS,), not_configuration=_fields("isMigratingToConfigurationPolicy")),
+    _t("deviceManagementScript", "/deviceManagement/deviceManagementScripts", "Scripts", DMS, E,
+       detail_fields=SCRIPT_CONTENT),
+    _t("deviceShellScript", "/deviceManagement/deviceShellScripts", "Scripts", DMS, E, detail_fields=SCRIPT_CONTENT),
     _t("deviceCustomAttributeShellScript", "/deviceManagement/deviceCustomAttributeShellScripts", "Scripts",
-       DMS, E),
-    _t("deviceHealthScript", "/deviceManagement/deviceHealthScripts", "Scripts", DMS, E),
-    _t("mobileApp", "/deviceAppManagement/mobileApps", "Apps", DMA, E, v1=True),
+       DMS, E, detail_fields=SCRIPT_CONTENT),
+    _t("deviceHealthScript", "/deviceManagement/deviceHealthScripts", "Scripts", DMS, E,
+       not_configuration=_fields("highestAvailableVersion"),
+       detail_fields=("detectionScriptContent", "remediationScriptContent")),
+    _t("mobileApp", "/deviceAppManagement/mobileApps", "Apps", DMA, E, v1=True,
+       not_configuration=_fields("uploadState", "publishingState", "dependentAppCount", "supersedingAppCount",
+                                 "supersededAppCount", "usedLicenseCount", "totalLicenseCount")),
     _t("mobileAppConfiguration", "/deviceAppManagement/mobileAppConfigurations", "Apps", DMA, E, v1=True),
     _t("targetedManagedAppConfiguration", "/deviceAppManagement/targetedManagedAppConfigurations",
-       "App Protection", DMA, E, v1=True),
+       "App Protection", DMA, E, v1=True, not_configuration=APP_DEPLOYMENT_COUNTS),
     _t("iosManagedAppProtection", "/deviceAppManagement/iosManagedAppProtections", "App Protection", DMA, E,
-       v1=True),
+       v1=True, not_configuration=APP_DEPLOYMENT_COUNTS),
     _t("androidManagedAppProtection", "/deviceAppManagement/androidManagedAppProtections", "App Protection",
-       DMA, E, v1=True),
+       DMA, E, v1=True, not_configuration=APP_DEPLOYMENT_COUNTS),
     _t("windowsManagedAppProtection", "/deviceAppManagement/windowsManagedAppProtections", "App Protection",
-       DMA, E),
+       DMA, E, not_configuration=APP_DEPLOYMENT_COUNTS),
     _t("windowsInformationProtectionPolicy", "/deviceAppManagement/windowsInformationProtectionPolicies",
        "App Protection", DMA, E, v1=True),
-    # no $expand on the policy set list: assignments per item through $batch
-    _t("policySet", "/deviceAppManagement/policySets", "Configuration", DMC, B),
+    # no $expand on the policy set list: members and assignments per set (`/{id}?$expand=items,assignments`)
+    # through $batch; `status`/`errorCode` report the deployment, not the set's configuration
+    _t("policySet", "/deviceAppManagement/policySets", "Configuration", DMC, B, scope_tags_field="roleScopeTags",
+       item_expand=("items",), not_configuration=_fields("status", "errorCode")),
     _t("windowsAutopilotDeploymentProfile", "/deviceManagement/windowsAutopilotDeploymentProfiles", "Enrollment",
        DMSC, E),
     _t("deviceEnrollmentConfiguration", "/deviceManagement/deviceEnrollmentConfigurations", "Enrollment", DMSC, E,
@@ -94,9 +156,11 @@ POLICY_TYPES: tuple[PolicyType, ...] = (
     _t("windowsQualityUpdateProfile", "/deviceManagement/windowsQualityUpdateProfiles", "Update Management",
        DMC, E),
     _t("windowsDriverUpdateProfile", "/deviceManagement/windowsDriverUpdateProfiles", "Update Management",
-       DMC, E),
+       DMC, E, not_configuration=_fields("deviceReporting", "newUpdates", "inventorySyncStatus")),
     _t("termsAndConditions", "/deviceManagement/termsAndConditions", "Tenant Administration", DMSC, B, v1=True),
-    _t("intuneBrandingProfile", "/deviceManagement/intuneBrandingProfiles", "Tenant Administration", DMA, E),
+    # `displayName` of a branding profile is the company name users see, the same on every profile
+    _t("intuneBrandingProfile", "/deviceManagement/intuneBrandingProfiles", "Tenant Administration", DMA, E,
+       name_field="profileName"),
     _t("deviceCategory", "/deviceManagement/deviceCategories", "Tenant Administration", DMC, N, v1=True),
     _t("conditionalAccessPolicy", "/identity/conditionalAccess/policies", "Entra ID", "Policy.Read.All", N,
        v1=True),
@@ -106,8 +170,9 @@ POLICY_TYPES: tuple[PolicyType, ...] = (
 
 FOUNDATIONS: tuple[PolicyType, ...] = (
     _t("roleScopeTag", "/deviceManagement/roleScopeTags", "Foundations", RBAC, N, foundation=True,
-       list_filter="isBuiltIn eq false"),
-    _t("assignmentFilter", "/deviceManagement/assignmentFilters", "Foundations", DMC, N, foundation=True),
+       list_filter="isBuiltIn eq false", built_in_ids=_fields("0")),
+    _t("assignmentFilter", "/deviceManagement/assignmentFilters", "Foundations", DMC, N, foundation=True,
+       scope_tags_field="roleScopeTags"),
     _t("notificationMessageTemplate", "/deviceManagement/notificationMessageTemplates", "Foundations", DMSC, N,
        foundation=True),
     _t("roleDefinition", "/deviceManagement/roleDefinitions", "Foundations", RBAC, N, foundation=True),

@@ -176,7 +176,7 @@ class SyncEngine:
                     elif kind == "page":
                         for item in payload:
                             try:
-                                buffer.append(to_record(unit, item))
+                                buffer.append(to_record(unit, item, include_dependencies))
                             except InvalidItem:
                                 outcome.invalid += 1
                         if len(buffer) >= self.config.batch_rows:

@@ -67,7 +67,8 @@ def item_view(item: InventoryItem, links: list[dict[str, object]]) -> dict[str, 
     return {
         "id": item.id, "policy_type": item.policy_type, "external_id": item.external_id,
         "display_name": item.display_name, "category": item.category, "platform": item.platform,
-        "content_hash": item.content_hash, "first_seen_at": _iso(item.first_seen_at),
+        "content_hash": item.content_hash,
+        "assignments_hash": item.assignments_hash, "first_seen_at": _iso(item.first_seen_at),
         "last_seen_at": _iso(item.last_seen_at), "last_seen_run_id": item.last_seen_run_id,
         "deleted_at": _iso(item.deleted_at), "payload": item.payload, "links": links,
     }

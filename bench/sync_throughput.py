@@ -125,10 +125,10 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     def raw_copy() -> None:
         with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
                 "COPY inventory_items (tenant_id, policy_type, external_id, display_name, category, platform,"
-                " payload, content_hash) FROM STDIN") as copy:
+                " payload, content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row((copy_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                                                r.payload_json, r.content_hash))
+                                r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
 
     t_copy = timed(raw_copy)
 
@@ -140,12 +140,14 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
             for r in rows[:rbr_n]:
                 conn.execute(
                     "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category,"
-                    " platform, payload, content_hash, last_seen_run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " platform, payload, content_hash, assignments_hash, payload_hash, last_seen_run_id)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET display_name ="
                     " EXCLUDED.display_name, payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,"
+                    " assignments_hash = EXCLUDED.assignments_hash, payload_hash = EXCLUDED.payload_hash,"
                     " last_seen_at = now(), last_seen_run_id = EXCLUDED.last_seen_run_id",
                     (rbr_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                     r.payload_json, r.content_hash, rbr_run))
+                     r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash, rbr_run))
 
     t_rbr = timed(row_by_row) * (n / rbr_n)  # extrapolated when only a prefix was timed
     result = {"n": n, "with_links": with_links, "links": sum(len(r.links) for r in rows), "ours_s": t_ours,

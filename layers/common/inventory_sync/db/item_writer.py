@@ -37,15 +37,13 @@ _CHANGED = """(i.content_hash <> {new}.content_hash OR i.deleted_at IS NOT NULL
         OR ({new}.assignments_hash IS NOT NULL AND i.assignments_hash IS DISTINCT FROM {new}.assignments_hash))"""
 
 _UPSERT = f"""
-WITH staged AS (
-    SELECT DISTINCT ON (policy_type, external_id) * FROM sync_stage_items ORDER BY policy_type, external_id
-), changed AS (
+WITH changed AS (
     INSERT INTO inventory_items AS i (tenant_id, policy_type, external_id, display_name, category, platform,
                                       payload, content_hash, assignments_hash, payload_hash, first_seen_at,
                                       last_seen_at, last_seen_run_id)
     SELECT %(tenant)s, s.policy_type, s.external_id, s.display_name, s.category, s.platform, s.payload,
            s.content_hash, s.assignments_hash, s.payload_hash, now(), now(), %(run)s
-    FROM staged s
+    FROM sync_stage_items s
     ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET
         display_name = EXCLUDED.display_name, category = EXCLUDED.category, platform = EXCLUDED.platform,
         payload = {_PAYLOAD.format(new="EXCLUDED")}, content_hash = EXCLUDED.content_hash,
@@ -62,14 +60,14 @@ WITH staged AS (
         payload = CASE WHEN i.payload_hash IS DISTINCT FROM s.payload_hash THEN {_PAYLOAD.format(new="s")}
                        ELSE i.payload END,
         payload_hash = s.payload_hash
-    FROM staged s
+    FROM sync_stage_items s
     WHERE i.tenant_id = %(tenant)s AND i.policy_type = s.policy_type AND i.external_id = s.external_id
       AND NOT {_CHANGED.format(new="s")}
       AND i.last_seen_run_id IS DISTINCT FROM %(run)s
     RETURNING 1
 )
 SELECT s.policy_type, count(*), (SELECT count(*) FROM changed c WHERE c.policy_type = s.policy_type)
-FROM staged s GROUP BY s.policy_type
+FROM sync_stage_items s GROUP BY s.policy_type
 """
 
 @dataclass(frozen=True)
@@ -96,6 +94,8 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
     if not records:
         return {}
     _ensure_tables(conn)
+    # an object listed twice in one batch (pages shifting under a listing) is written once, as last seen
+    records = list({(r.policy_type, r.external_id): r for r in records}.values())
     with conn.cursor() as cur:
         with cur.copy("COPY sync_stage_items (policy_type, external_id, display_name, category, platform, payload,"
                       " content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
@@ -113,13 +113,15 @@ def _replace_links(cur: psycopg.Cursor, tenant_id: int, records: Sequence[ItemRe
     """Links of the changed items only: drop those this sync re-read, COPY the new ones into inventory_links."""
     changed = {(ptype, ext): item_id for item_id, ptype, ext in
                cur.execute("SELECT id, policy_type, external_id FROM sync_changed_items").fetchall()}
-    by_item = {changed[(r.policy_type, r.external_id)]: r for r in records
-               if (r.policy_type, r.external_id) in changed}  # the last copy of an item seen twice in a batch
+    by_item = {changed[(r.policy_type, r.external_id)]: r for r in records if (r.policy_type, r.external_id) in changed}
     all_links = [item_id for item_id, r in by_item.items() if r.assignments_read]
     content_only = [item_id for item_id, r in by_item.items() if not r.assignments_read]
-    cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s)"
-                " OR (item_id = ANY(%s) AND link_type = ANY(%s))",
-                (all_links, content_only, sorted(CONTENT_LINK_TYPES)))
+    # two statements, not one with OR: an OR of the two lists makes the planner scan the whole table
+    if all_links:
+        cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s::bigint[])", (all_links,))
+    if content_only:
+        cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s::bigint[]) AND link_type = ANY(%s)",
+                    (content_only, sorted(CONTENT_LINK_TYPES)))
     with cur.copy("COPY inventory_links (tenant_id, item_id, link_type, target_type, target_id, link_key,"
                   " properties) FROM STDIN") as copy:
         for item_id, r in by_item.items():

@@ -44,6 +44,18 @@ INTENT_SETTINGS = 3
 
 
 @dataclass
+class Quirk:
+    """A 200 answer that is not what Graph sends, for one policy type's listing (and its sub-collections):
+    `foreign_next_link` (to `target`, another base URL), `self_next_link`, `cycle` (page 2 links back to
+    page 1), `html`, `value_not_list`, `missing_id`, `duplicate_id`, `huge_item` (`size` bytes)."""
+
+    mode: str
+    target: str = ""
+    size: int = 0
+    below: bool = False  # applies to the sub-collections below the type's objects (read through $batch) only
+
+
+@dataclass
 class Fault:
     status: int = 500
     times: int | None = None  # None: every request until cleared
@@ -70,6 +82,7 @@ class StandInTenant:
     removed: set[tuple[str, int]] = field(default_factory=set)
     extra: dict[str, int] = field(default_factory=dict)  # items added after generation
     versions: dict[tuple[str, int], int] = field(default_factory=dict)  # revision of an object's configuration
+    assignment_versions: dict[tuple[str, int], int] = field(default_factory=dict)  # revision of its assignments
     noise: int = 0  # moves server timestamps, versions, reporting counters and control annotations only
 
     def total(self, key: str) -> int:
@@ -109,6 +122,7 @@ class GraphStandIn:
         self.tenants: dict[str, StandInTenant] = {}
         self.tokens: dict[str, tuple[str, float]] = {}
         self.faults: dict[str, Fault] = {}
+        self.quirks: dict[str, Quirk] = {}
         self.token_fault: Fault | None = None
         self.latency_ms = latency_ms
         self.token_lifetime = 3600
@@ -147,9 +161,14 @@ class GraphStandIn:
         with self.lock:
             self.faults[key] = fault
 
+    def set_quirk(self, key: str, quirk: Quirk) -> None:
+        with self.lock:
+            self.quirks[key] = quirk
+
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()
+            self.quirks.clear()
             self.token_fault = None
 
     def count(self, name: str) -> int:
@@ -173,6 +192,12 @@ class GraphStandIn:
         """A real configuration change: the object's scripted setting (or a setting below it) changes."""
         with self.lock:
             versions = self.tenants[graph_tenant_id].versions
+            versions[(key, index)] = versions.get((key, index), 1) + 1
+
+    def reassign_item(self, graph_tenant_id: str, key: str, index: int) -> None:
+        """An assignment change: the object's first assignment moves to another group."""
+        with self.lock:
+            versions = self.tenants[graph_tenant_id].assignment_versions
             versions[(key, index)] = versions.get((key, index), 1) + 1
 
     def touch(self, graph_tenant_id: str) -> None:
@@ -243,7 +268,8 @@ class GraphStandIn:
         same group more than once), and assignments that arrive through a policy set."""
         gid = tenant.graph_tenant_id
         item_id = self.item_id(gid, key, index)
-        group = str(uuid.uuid5(NS, f"g{index % 7}"))
+        moved = tenant.assignment_versions.get((key, index), 1)
+        group = str(uuid.uuid5(NS, f"g{index % 7}" if moved == 1 else f"g{index % 7}-moved-{moved}"))
         filter_id = self.item_id(gid, "assignmentFilter", index % 5) if index % 2 == 0 else NO_FILTER
         if key == "cloudPcProvisioningPolicy":  # Windows 365: its own target kind, written without the '#'
             return [{"id": f"{item_id}_{group}", "target": {
@@ -401,8 +427,9 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
                   raw: bytes | None = None) -> None:
             data = raw if raw is not None else json.dumps(body).encode()
+            headers = dict(headers or {})
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(data)))
             self.send_header("request-id", str(uuid.uuid4()))
             for k, v in (headers or {}).items():
@@ -528,6 +555,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                     standin.add_items(gid, key, n)
                 for key, index in payload.get("modify", []):
                     standin.modify_item(gid, key, index)
+                for key, index in payload.get("reassign", []):
+                    standin.reassign_item(gid, key, index)
                 if payload.get("touch"):
                     standin.touch(gid)
                 return self._send(200, {"ok": True})
@@ -578,6 +607,9 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 if skip + top < total:
                     body["@odata.nextLink"] = (f"{self._base()}/{version}{rest}?"
                                                + urlencode({"$top": top, "$skiptoken": skip + top}))
+                quirk = standin.quirks.get(ptype.key)
+                if quirk is not None and quirk.below:
+                    return self._quirky(quirk, body, version, rest, query)
                 return 200, body, {}, None
             if below:
                 values = standin.below(tenant, ptype, index, below)
@@ -634,10 +666,35 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 index += 1
             body: dict[str, Any] = {"@odata.context": f"{self._base()}/{version}/$metadata#{ptype.key}",
                                     "value": page}
+            params = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
             if index < total:
-                params = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
-                params["$skiptoken"] = str(index)
-                body["@odata.nextLink"] = f"{self._base()}/{version}{rest}?" + urlencode(params)
+                body["@odata.nextLink"] = f"{self._base()}/{version}{rest}?" + urlencode(
+                    {**params, "$skiptoken": str(index)})
+            quirk = standin.quirks.get(ptype.key)
+            if quirk is None or quirk.below:
+                return 200, body, {}, None
+            if quirk.mode == "cycle" and skip > 0:
+                body["@odata.nextLink"] = f"{self._base()}/{version}{rest}?" + urlencode({**params, "$skiptoken": "0"})
+            if quirk.mode == "duplicate_id" and skip > 0 and page:
+                page[0] = standin.item(tenant, ptype, 0, expand=bool(expand), detail=False)
+            return self._quirky(quirk, body, version, rest, query)
+
+        def _quirky(self, quirk: Quirk, body: dict[str, Any], version: str, rest: str,
+                    query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str], bytes | None]:
+            page = body["value"]
+            here = f"{self._base()}/{version}{rest}?" + urlencode({k: v[0] for k, v in query.items()})
+            if quirk.mode == "foreign_next_link":
+                body["@odata.nextLink"] = f"{quirk.target}/{version}{rest}?$skiptoken=1&leak=check"
+            elif quirk.mode == "self_next_link":
+                body["@odata.nextLink"] = here
+            elif quirk.mode == "html":
+                return 200, None, {"Content-Type": "text/html"}, b"<html><body>Sign in to continue</body></html>"
+            elif quirk.mode == "value_not_list":
+                body["value"] = {"id": "not-a-list"}
+            elif quirk.mode == "missing_id" and page:
+                del page[0]["id"]
+            elif quirk.mode == "huge_item" and page:
+                page[-1]["notes"] = "x" * quirk.size
             return 200, body, {}, None
 
         def _batch(self, tenant: StandInTenant, body: bytes) -> None:
@@ -675,4 +732,4 @@ def main() -> None:  # pragma: no cover - manual use and benchmarks (its own pro
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-__all__ = ["BY_KEY", "Fault", "GraphStandIn", "StandInTenant", "demo_counts", "large_counts"]
+__all__ = ["BY_KEY", "Fault", "Quirk", "GraphStandIn", "StandInTenant", "demo_counts", "large_counts"]

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from inventory_sync import bootstrap
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEvent, is_scheduled_envelope
 from inventory_sync.observability import logger, metrics
-from inventory_sync.services.finalize import FinalizeService
+from inventory_sync.services.finalize import ChangeRetention, FinalizeService
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -21,7 +21,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def _service() -> FinalizeService:
     container = bootstrap.container("finalize")
     s = container.settings
-    return FinalizeService(container.db, s.lock_idle_session_timeout_ms, s.pending_timeout_seconds)
+    return FinalizeService(container.db, s.lock_idle_session_timeout_ms, s.pending_timeout_seconds,
+                           ChangeRetention(days=s.change_retention_days))
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -83,5 +83,5 @@ def sync_deps(built: Container):
         built._sync_deps = SyncDeps(  # type: ignore[attr-defined]
             settings=s, db=built.db, registry=built.registry, finalize_queue=built.finalize_queue,
             credentials=built.credentials, tokens=built.tokens,
-            engine_config=EngineConfig(concurrency=s.sync_concurrency))
+            engine_config=EngineConfig(concurrency=s.sync_concurrency, max_item_bytes=s.graph_max_item_bytes))
     return built._sync_deps  # type: ignore[attr-defined]

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     pending_timeout_seconds: int = Field(default=3_600, ge=60)
     graph_max_attempts: int = Field(default=6, ge=1, le=20)
     graph_retry_base_seconds: float = Field(default=0.5, ge=0.0, le=30.0)
+    # pages one listing may take before it is cut short as invalid (a runaway or cyclic nextLink chain)
+    graph_max_pages: int = Field(default=10_000, ge=1)
+    # a single Graph object larger than this (its JSON) is not stored; its type ends with an error
+    graph_max_item_bytes: int = Field(default=4 * 2**20, ge=1024)
+    # change rows (what changed per run) older than this are pruned by the sweep; the audit trail never is
+    change_retention_days: int = Field(default=365, ge=1)
 
     @field_validator("enabled_policy_types", "disabled_policy_types", mode="before")
     @classmethod

@@ -57,6 +57,7 @@ class RunOut(BaseModel):
     items_upserted_count: int
     errors_count: int
     items_deleted_count: int
+    changes: dict[str, int] = Field(description="items per change kind: added, changed, deleted, restored")
     attempts: int
     progress: dict[str, Any]
     trigger: str | None
@@ -98,6 +99,26 @@ class ItemOut(BaseModel):
     deleted_at: str | None
     payload: dict[str, Any]
     links: list[LinkOut]
+
+
+class ChangeOut(BaseModel):
+    id: int
+    inventory_sync_run_id: int
+    inventory_item_id: int
+    policy_type: str
+    external_id: str
+    display_name: str | None
+    change: Literal["added", "changed", "deleted", "restored"]
+    previous_hash: str | None
+    new_hash: str | None
+    diff: list[dict[str, Any]] | None = Field(description="RFC 6902 JSON Patch, previous → new configuration")
+    links_diff: dict[str, Any] | None = Field(description="dependency links added and removed")
+    recorded_at: str
+
+
+class ChangePage(BaseModel):
+    items: list[ChangeOut]
+    next_cursor: str | None
 
 
 class ItemPage(BaseModel):

@@ -29,11 +29,19 @@ def validation_errors(raw: list[dict[str, Any]]) -> tuple[int, list[dict[str, An
             status = 400
             errors.append({"field": "body", "message": "malformed JSON"})
             continue
+        if err.get("type") == "extra_forbidden" and len(loc) > 1:
+            loc[-1] = "(unknown field)"  # the key is the caller's input: say where, not what
         field = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "body")
         errors.append({"field": field, "in": loc[0] if loc else "body", "message": err.get("msg", "invalid")})
     return status, errors
 
 
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-          409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Content", 500: "Internal Server Error",
-          503: "Service Unavailable"}
+          409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+          500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type, whatever the parameters; an absent type counts as JSON."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media in ("", "application/json") or (media.startswith("application/") and media.endswith("+json"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from inventory_sync.api.models import (
     AuditPage,
     BulkOperationDetailOut,
     BulkOperationPage,
+    ChangePage,
     DispatchOut,
     ItemPage,
     PermissionCheckOut,
@@ -27,7 +29,7 @@ from inventory_sync.api.models import (
     RunOut,
     RunPage,
 )
-from inventory_sync.api.problems import TITLES, problem, validation_errors
+from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, validation_errors
 from inventory_sync.db.rows import User
 from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
 from inventory_sync.domain.selection import SelectionError, SelectionRequest
@@ -55,7 +57,7 @@ def _errors(*codes: int) -> dict[int, dict[str, Any]]:
 
 
 READ_ERRORS = {200: {"description": "OK"}, **_errors(400, 401, 404, 413, 422)}
-WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 422, 503)
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 415, 422, 503)
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
@@ -120,6 +122,29 @@ def get_sync(tenant_id: Id, run_id: Id) -> RunOut:
     """One sync run with counters, error codes and progress."""
     with _session() as (conn, user):
         return RunOut.model_validate(queries.get_run(conn, user, tenant_id, run_id))
+
+
+@app.get("/tenants/<tenant_id>/inventory-syncs/<run_id>/changes", responses=READ_ERRORS)
+def list_sync_changes(
+    tenant_id: Id,
+    run_id: Id,
+    change: Annotated[Literal["added", "changed", "deleted", "restored"] | None, Query()] = None,
+    policy_type: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> ChangePage:
+    """What the run changed: each item added, changed (with its JSON Patch), deleted or restored."""
+    with _session() as (conn, user):
+        return ChangePage.model_validate(queries.list_changes(conn, user, tenant_id, run_id, change=change,
+                                                              policy_type=policy_type, cursor=cursor, limit=limit))
+
+
+@app.get("/tenants/<tenant_id>/inventory-items/<item_id>/history", responses=READ_ERRORS)
+def item_history(tenant_id: Id, item_id: Id, cursor: Cursor = None, limit: Limit = 50) -> ChangePage:
+    """Every recorded change of one inventory item, newest first."""
+    with _session() as (conn, user):
+        return ChangePage.model_validate(queries.item_history(conn, user, tenant_id, item_id, cursor=cursor,
+                                                              limit=limit))
 
 
 @app.get("/bulk-operations", responses=READ_ERRORS)
@@ -255,7 +280,7 @@ def _body_size(event: dict[str, Any]) -> int:
     if event.get("isBase64Encoded"):
         with contextlib.suppress(ValueError):
             return len(base64.b64decode(body))
-    return len(body.encode() if isinstance(body, str) else body)
+    return len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -278,11 +303,53 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         error = Unauthenticated("missing or invalid bearer token")
         return _plain(problem(401, TITLES[401], error.detail, headers={"WWW-Authenticate": "Bearer"}))
+    refused = _body_problem(event)
+    if refused is not None:
+        metrics.add_metric(name="Rejections", unit="Count", value=1)
+        return _plain(refused)
+    # Past that check the body is JSON or absent. Media types are case-insensitive and +json is JSON, but the
+    # resolver knows one spelling (and refuses a stray type on an empty body): tell it that one.
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
+    event = {**event, "headers": {**headers, "content-type": "application/json"}}
     try:
-        return app.resolve(event, context)
+        answer = app.resolve(event, context)
     except Exception:
         logger.exception("unhandled error")
         return _plain(problem(500, TITLES[500], "internal error"))
+    return _as_problem(answer)
+
+
+def _body_problem(event: dict[str, Any]) -> Response | None:
+    """A body the API cannot read as JSON: 400 for bytes that are not UTF-8 (or not base64 when flagged so),
+    415 for any other media type (a browser's `text/plain`, curl's form encoding). Never echoes the body."""
+    body = event.get("body")
+    if not body:
+        return None
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+            return problem(400, TITLES[400], "the body is not base64-encoded UTF-8 text")
+    elif isinstance(body, str):
+        try:
+            body.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+            return problem(400, TITLES[400], "the body is not UTF-8 text")
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    if not is_json_media_type(headers.get("content-type")):
+        return problem(415, TITLES[415], "the body must be application/json",
+                       headers={"Accept-Post": "application/json", "Accept-Patch": "application/json"})
+    return None
+
+
+def _as_problem(answer: dict[str, Any]) -> dict[str, Any]:
+    """Errors Powertools answers by itself (its own 415, 405, ...) become problem documents too."""
+    status = int(answer.get("statusCode") or 500)
+    headers = answer.get("headers") or {}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if status < 400 or str(content_type).startswith(PROBLEM):
+        return answer
+    return _plain(problem(status, TITLES.get(status, "Error"), "the request was not accepted"))
 
 
 def _claims(event: dict[str, Any]) -> Any:

@@ -6,6 +6,10 @@ deleted. Rows merely seen again get ``last_seen_*`` refreshed, and their payload
 (reporting fields, server timestamps) moved. A sync that did not read assignments keeps the stored ones:
 their hash, their links and the payload's ``assignments``. Links of changed rows are replaced: those
 from the configuration (scope tags, policy set members) always, those from assignments only when read.
+
+Every row upserted or marked deleted leaves a change row (``inventory_item_changes``) in the same
+transaction: the upsert itself says which rows changed and how (it reads their previous version in the
+same statement), and only rows that really changed are diffed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from inventory_sync.domain.items import CONTENT_LINK_TYPES, ItemRecord
+from inventory_sync.domain.changes import ChangeKind, changes_between, link_changes
+from inventory_sync.domain.items import CONTENT_LINK_TYPES, ItemRecord, Link
+from inventory_sync.domain.registry import BY_KEY
 
 _SETUP = """
 CREATE TEMP TABLE IF NOT EXISTS sync_stage_items (
@@ -24,7 +30,8 @@ CREATE TEMP TABLE IF NOT EXISTS sync_stage_items (
     payload jsonb NOT NULL, content_hash char(64) NOT NULL, assignments_hash char(64), payload_hash char(64)
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (
-    id bigint NOT NULL, policy_type text NOT NULL, external_id text NOT NULL
+    id bigint NOT NULL, policy_type text NOT NULL, external_id text NOT NULL, change text NOT NULL,
+    previous_hash char(64), previous_payload jsonb
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -53,7 +60,12 @@ WITH changed AS (
     WHERE {_CHANGED.format(new="EXCLUDED")}
     RETURNING i.id, i.policy_type, i.external_id
 ), remember AS (
-    INSERT INTO sync_changed_items (id, policy_type, external_id) SELECT id, policy_type, external_id FROM changed
+    -- `p` is the row as it was before this statement (every part of a statement sees the same snapshot)
+    INSERT INTO sync_changed_items (id, policy_type, external_id, change, previous_hash, previous_payload)
+    SELECT c.id, c.policy_type, c.external_id,
+           CASE WHEN p.id IS NULL THEN 'added' WHEN p.deleted_at IS NOT NULL THEN 'restored' ELSE 'changed' END,
+           p.content_hash, p.payload
+    FROM changed c LEFT JOIN inventory_items p ON p.id = c.id
 ), seen AS (
     UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s,
         display_name = s.display_name, category = s.category, platform = s.platform,
@@ -76,6 +88,14 @@ class WriteResult:
     upserted: int
 
 
+@dataclass(frozen=True, eq=False)  # identity: one per changed row of this batch
+class _Changed:
+    item_id: int
+    change: ChangeKind
+    previous_hash: str | None
+    previous_payload: dict | None
+
+
 _prepared_sessions: set[tuple[int, int]] = set()
 
 
@@ -87,8 +107,8 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
         _prepared_sessions.add(session)
 
 
-def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
-          records: Sequence[ItemRecord]) -> dict[str, WriteResult]:
+def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequence[ItemRecord],
+          record_changes: bool = True) -> dict[str, WriteResult]:
     """Upsert one batch inside the caller's transaction (one batch per transaction: the staging
     tables empty at commit). Returns counts per policy type."""
     if not records:
@@ -105,37 +125,80 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int,
         rows = cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}).fetchall()
         result = {ptype: WriteResult(observed, upserted) for ptype, observed, upserted in rows}
         if any(r.upserted for r in result.values()):
-            _replace_links(cur, tenant_id, records)
+            changed = _changed_rows(cur, records)
+            removed = _replace_links(cur, tenant_id, changed)
+            if record_changes:
+                _record_changes(cur, tenant_id, run_id, changed, removed)
     return result
 
 
-def _replace_links(cur: psycopg.Cursor, tenant_id: int, records: Sequence[ItemRecord]) -> None:
-    """Links of the changed items only: drop those this sync re-read, COPY the new ones into inventory_links."""
-    changed = {(ptype, ext): item_id for item_id, ptype, ext in
-               cur.execute("SELECT id, policy_type, external_id FROM sync_changed_items").fetchall()}
-    by_item = {changed[(r.policy_type, r.external_id)]: r for r in records if (r.policy_type, r.external_id) in changed}
-    all_links = [item_id for item_id, r in by_item.items() if r.assignments_read]
-    content_only = [item_id for item_id, r in by_item.items() if not r.assignments_read]
+def _changed_rows(cur: psycopg.Cursor, records: Sequence[ItemRecord]) -> dict[_Changed, ItemRecord]:
+    by_key = {(r.policy_type, r.external_id): r for r in records}
+    rows = cur.execute("SELECT id, policy_type, external_id, change, previous_hash, previous_payload"
+                       " FROM sync_changed_items").fetchall()
+    return {_Changed(item_id, ChangeKind(change), previous_hash, previous_payload): by_key[(ptype, ext)]
+            for item_id, ptype, ext, change, previous_hash, previous_payload in rows}
+
+
+def _replace_links(cur: psycopg.Cursor, tenant_id: int, changed: dict[_Changed, ItemRecord]
+                   ) -> dict[int, list[Link]]:
+    """Links of the changed items only: drop those this sync re-read, COPY the new ones into inventory_links.
+    Returns the links dropped, per item."""
+    all_links = [c.item_id for c, r in changed.items() if r.assignments_read]
+    content_only = [c.item_id for c, r in changed.items() if not r.assignments_read]
+    removed: list[tuple] = []
+    returning = " RETURNING item_id, link_type, target_type, target_id, link_key, properties"
     # two statements, not one with OR: an OR of the two lists makes the planner scan the whole table
     if all_links:
-        cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s::bigint[])", (all_links,))
+        removed += cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s::bigint[])" + returning,
+                               (all_links,)).fetchall()
     if content_only:
-        cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s::bigint[]) AND link_type = ANY(%s)",
-                    (content_only, sorted(CONTENT_LINK_TYPES)))
+        removed += cur.execute("DELETE FROM inventory_links WHERE item_id = ANY(%s::bigint[])"
+                               " AND link_type = ANY(%s)" + returning,
+                               (content_only, sorted(CONTENT_LINK_TYPES))).fetchall()
     with cur.copy("COPY inventory_links (tenant_id, item_id, link_type, target_type, target_id, link_key,"
                   " properties) FROM STDIN") as copy:
-        for item_id, r in by_item.items():
+        for c, r in changed.items():
             for link in r.links:
                 if r.assignments_read or link.link_type in CONTENT_LINK_TYPES:
-                    copy.write_row((tenant_id, item_id, link.link_type, link.target_type, link.target_id,
+                    copy.write_row((tenant_id, c.item_id, link.link_type, link.target_type, link.target_id,
                                     link.key, json.dumps(link.properties)))
+    by_item: dict[int, list[Link]] = {}
+    for item_id, link_type, target_type, target_id, key, properties in removed:
+        by_item.setdefault(item_id, []).append(Link(link_type, target_type, target_id, properties, key))
+    return by_item
 
 
-def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int) -> int:
-    """After a complete listing of `policy_type`: whatever this run did not see is gone."""
-    cur = conn.execute(
-        "UPDATE inventory_items SET deleted_at = now() WHERE tenant_id = %s AND policy_type = %s"
-        " AND deleted_at IS NULL AND last_seen_run_id IS DISTINCT FROM %s",
-        (tenant_id, policy_type, run_id),
-    )
-    return cur.rowcount
+def _record_changes(cur: psycopg.Cursor, tenant_id: int, run_id: int, changed: dict[_Changed, ItemRecord],
+                    removed: dict[int, list[Link]]) -> None:
+    """One change row per changed item; diffs (configuration and links) only for items that existed before."""
+    with cur.copy("COPY inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id, policy_type,"
+                  " external_id, display_name, change, previous_hash, new_hash, diff, links_diff) FROM STDIN"
+                  ) as copy:
+        for c, r in changed.items():
+            diff = links = None
+            if c.change is not ChangeKind.ADDED and c.previous_payload is not None:
+                ptype = BY_KEY[r.policy_type]
+                diff = json.dumps(changes_between(ptype, c.previous_payload, r.payload))
+                new_links = [link for link in r.links if r.assignments_read or link.link_type in CONTENT_LINK_TYPES]
+                links = json.dumps(link_changes(removed.get(c.item_id, []), new_links))
+            copy.write_row((tenant_id, run_id, c.item_id, r.policy_type, r.external_id, r.display_name,
+                            c.change.value, c.previous_hash, r.content_hash, diff, links))
+
+
+def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int,
+                 record_changes: bool = True) -> int:
+    """After a complete listing of `policy_type`: whatever this run did not see is gone (and recorded so)."""
+    log = """, logged AS (
+        INSERT INTO inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id, policy_type,
+                                            external_id, display_name, change, previous_hash)
+        SELECT %(tenant)s, %(run)s, id, policy_type, external_id, display_name, 'deleted', content_hash FROM gone
+    )""" if record_changes else ""
+    row = conn.execute(
+        "WITH gone AS (UPDATE inventory_items SET deleted_at = now() WHERE tenant_id = %(tenant)s"
+        " AND policy_type = %(ptype)s AND deleted_at IS NULL AND last_seen_run_id IS DISTINCT FROM %(run)s"
+        " RETURNING id, policy_type, external_id, display_name, content_hash)" + log +
+        " SELECT count(*) FROM gone",
+        {"tenant": tenant_id, "ptype": policy_type, "run": run_id},
+    ).fetchone()
+    return row[0] if row else 0

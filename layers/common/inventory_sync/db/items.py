@@ -24,6 +24,11 @@ def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, policy_type: st
         ).fetchall()
 
 
+def exists(conn: psycopg.Connection, tenant_id: int, item_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM inventory_items WHERE id = %s AND tenant_id = %s",
+                        (item_id, tenant_id)).fetchone() is not None
+
+
 def links_for_items(conn: psycopg.Connection, item_ids: list[int]) -> dict[int, list[dict[str, object]]]:
     rows = conn.execute(
         "SELECT item_id, link_type, target_type, target_id, properties FROM inventory_links"

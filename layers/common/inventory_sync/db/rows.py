@@ -72,6 +72,15 @@ class Run:
     trigger: str | None
     correlation_id: str | None
     updated_at: datetime
+    items_added_count: int
+    items_changed_count: int
+    items_restored_count: int
+
+    @property
+    def changes(self) -> dict[str, int]:
+        """Counts per change kind (terminal audit metadata, DESIGN §10)."""
+        return {"added": self.items_added_count, "changed": self.items_changed_count,
+                "deleted": self.items_deleted_count, "restored": self.items_restored_count}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from inventory_sync.db.rows import Run
 
 COLS = ("id, tenant_id, user_id, bulk_operation_run_id, selection_hash, selection_payload, status, had_errors,"
         " error_codes, error_context, started_at, finished_at, items_observed_count, items_upserted_count,"
-        " errors_count, items_deleted_count, attempts, progress, trigger, correlation_id, updated_at")
+        " errors_count, items_deleted_count, attempts, progress, trigger, correlation_id, updated_at,"
+        " items_added_count, items_changed_count, items_restored_count")
 
 
 def create_running(conn: psycopg.Connection, *, tenant_id: int, user_id: int | None, bulk_operation_run_id: int,
@@ -73,6 +74,11 @@ def finish(conn: psycopg.Connection, run_id: int, *, status: str, error_codes: l
         " items_deleted_count = coalesce(%(deleted)s, items_deleted_count),"
         " errors_count = coalesce(%(errors)s, errors_count),"
         " progress = coalesce(%(progress)s, progress),"
+        # counted from the change rows: right across the attempts of a resumed run
+        " (items_added_count, items_changed_count, items_restored_count) = (SELECT"
+        "   count(*) FILTER (WHERE c.change = 'added'), count(*) FILTER (WHERE c.change = 'changed'),"
+        "   count(*) FILTER (WHERE c.change = 'restored') FROM inventory_item_changes c"
+        "   WHERE c.tenant_id = inventory_sync_runs.tenant_id AND c.inventory_sync_run_id = inventory_sync_runs.id),"
         " finished_at = now(), updated_at = now() WHERE id = %(id)s AND status = 'running'",
         {"status": status, "had_errors": bool(error_codes), "codes": Jsonb(sorted(set(error_codes))),
          "context": Jsonb(error_context), "observed": observed, "upserted": upserted, "deleted": deleted,

@@ -72,7 +72,11 @@ class ItemRecord:
 
 
 class InvalidItem(ValueError):
-    """A Graph object without an id cannot be inventoried."""
+    """A Graph object that cannot be inventoried; `reason` names the kind of defect (no message echoes data)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def type_name(odata_type: Any) -> str:
@@ -156,12 +160,14 @@ def _unique(links: list[Link]) -> tuple[Link, ...]:
     return tuple(seen.values())
 
 
-def to_record(ptype: PolicyType, item: dict[str, Any], dependencies_read: bool = True) -> ItemRecord:
+def to_record(ptype: PolicyType, item: dict[str, Any], dependencies_read: bool = True,
+              max_bytes: int | None = None) -> ItemRecord:
     """`dependencies_read`: this sync asked Graph for the object's assignments (an object that has none
-    then has an empty list); otherwise any `assignments` key is ignored and the stored ones stay."""
+    then has an empty list); otherwise any `assignments` key is ignored and the stored ones stay.
+    An object whose JSON exceeds `max_bytes` is refused (InvalidItem)."""
     external_id = item.get("id")
     if not isinstance(external_id, str) or not external_id:
-        raise InvalidItem(f"{ptype.key}: object without an id")
+        raise InvalidItem("objects without an id", f"{ptype.key}: object without an id")
     name = item.get(ptype.name_field) or item.get("displayName") or item.get("name")
     assignments = item.get(ASSIGNMENTS)
     links = content_links(ptype, item)
@@ -170,6 +176,8 @@ def to_record(ptype: PolicyType, item: dict[str, Any], dependencies_read: bool =
         assignments = assignments if isinstance(assignments, list) else []
         links += assignment_links(assignments)
     payload_json = canonical_json(item)
+    if max_bytes is not None and len(payload_json) > max_bytes:
+        raise InvalidItem(f"objects over {max_bytes} bytes", f"{ptype.key}: object over {max_bytes} bytes")
     if ASSIGNMENTS in item:
         payload_hash = configuration.sha256_of({k: v for k, v in item.items() if k != ASSIGNMENTS})
     else:

@@ -72,16 +72,15 @@ def normalise(request: SelectionRequest, registry: RuntimeRegistry) -> ResolvedS
     errors: list[dict[str, object]] = []
     requested = sorted(set(request.policy_types)) if request.policy_types else None
     categories = sorted(set(request.categories or []))
-    if requested is not None:
-        unknown = [k for k in requested if k not in valid_types]
-        if unknown:
-            errors.append({"field": "policy_types", "message": f"unknown policy type(s): {', '.join(unknown)}",
-                           "unknown": unknown, "valid": sorted(valid_types)})
-    unknown_categories = [c for c in categories if c not in CATEGORIES]
+    # where the unknown entries are, not what they say: an error never echoes the caller's input
+    unknown = [i for i, k in enumerate(request.policy_types or []) if k not in valid_types]
+    if unknown:
+        errors.append({"field": "policy_types", "message": f"{len(unknown)} unknown policy type(s)",
+                       "positions": unknown, "valid": sorted(valid_types)})
+    unknown_categories = [i for i, c in enumerate(request.categories or []) if c not in CATEGORIES]
     if unknown_categories:
-        errors.append({"field": "categories",
-                       "message": f"unknown categories: {', '.join(unknown_categories)}",
-                       "unknown": unknown_categories, "valid": list(CATEGORIES)})
+        errors.append({"field": "categories", "message": f"{len(unknown_categories)} unknown category(ies)",
+                       "positions": unknown_categories, "valid": list(CATEGORIES)})
     if errors:
         raise SelectionError("the selection names unknown policy types or categories", errors)
 

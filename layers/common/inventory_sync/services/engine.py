@@ -36,7 +36,9 @@ class UnitOutcome:
     observed: int = 0
     upserted: int = 0
     deleted: int = 0
-    invalid: int = 0
+    # objects not stored, by defect (no id, duplicate id, too large): the listing is then not trusted
+    # to mark anything deleted, and the type ends with graph_invalid_response
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class EngineConfig:
     batch_rows: int = 5000  # rows per write transaction (bench: 5000 ~1.4x the rows/s of 1000 at 100k)
     progress_interval: float = 2.0
     queue_pages: int = 16
+    max_item_bytes: int = 4 * 2**20
 
 
 @dataclass
@@ -129,6 +132,7 @@ class SyncEngine:
         last_tick = time.monotonic()
 
         listed: list[str] = []  # types listed completely, deletions not yet marked
+        ids: dict[str, set[str]] = {u.key: set() for u in units}  # ids seen per type in this listing
 
         def flush() -> None:
             """Write the buffer and mark deletions of completely listed types, in one transaction."""
@@ -174,22 +178,32 @@ class SyncEngine:
                     if kind == "started":
                         progress.current.add(unit.key)
                     elif kind == "page":
+                        seen_ids = ids[unit.key]
                         for item in payload:
                             try:
-                                buffer.append(to_record(unit, item, include_dependencies))
-                            except InvalidItem:
-                                outcome.invalid += 1
+                                record = to_record(unit, item, include_dependencies, self.config.max_item_bytes)
+                            except InvalidItem as exc:
+                                outcome.rejected[exc.reason] = outcome.rejected.get(exc.reason, 0) + 1
+                                continue
+                            if record.external_id in seen_ids:  # the same object on two pages
+                                reason = "duplicate ids across pages"
+                                outcome.rejected[reason] = outcome.rejected.get(reason, 0) + 1
+                                continue
+                            seen_ids.add(record.external_id)
+                            buffer.append(record)
                         if len(buffer) >= self.config.batch_rows:
                             flush()
                     else:
                         pending.discard(unit.key)
                         progress.current.discard(unit.key)
                         progress.done_units += 1
-                        if kind == "done" and not outcome.invalid:
+                        ids[unit.key].clear()
+                        if kind == "done" and not outcome.rejected:
                             listed.append(unit.key)  # its rows are in the buffer or written: delete at flush
                         elif kind == "done":
+                            what = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.rejected.items()))
                             outcome.error = GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
-                                                       f"{outcome.invalid} object(s) without an id")
+                                                       f"listing not stored whole ({what}); nothing marked deleted")
                         elif kind == "error":
                             outcome.error = payload
                             if payload.code in FATAL_GRAPH_CODES:

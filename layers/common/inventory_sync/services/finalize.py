@@ -13,10 +13,11 @@ from typing import Any
 
 import psycopg
 
-from inventory_sync.db import audit, bulk_operations, locks, runs, tenants
+from inventory_sync.db import audit, bulk_operations, changes, locks, runs, tenants
 from inventory_sync.db.audit import Actor, NewAuditEvent
 from inventory_sync.db.connection import Database
 from inventory_sync.db.rows import BulkOperation, Run
+from inventory_sync.domain.changes import NO_CHANGES
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
 from inventory_sync.domain.status import (
@@ -60,7 +61,8 @@ def _terminal_event(conn: psycopg.Connection, bulk: BulkOperation, run: Run | No
         metadata={"status": status, "counters": outcome.counters, "error_codes": error_codes,
                   "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": run.id if run else None,
                   "items_observed_count": run.items_observed_count if run else 0,
-                  "items_upserted_count": run.items_upserted_count if run else 0})
+                  "items_upserted_count": run.items_upserted_count if run else 0,
+                  "changes": run.changes if run else dict(NO_CHANGES)})
 
 
 def finalize_in(conn: psycopg.Connection, bulk_id: int, run_id: int | None = None) -> Result:
@@ -100,7 +102,8 @@ def fail_without_run(conn: psycopg.Connection, bulk: BulkOperation, code: ErrorC
         resource_type="bulk_operation_run", resource_id=str(bulk.id), status="failure",
         correlation_id=bulk.correlation_id,
         metadata={"status": "failed", "counters": FAILED_WITHOUT_RUN.counters, "error_codes": [code.value],
-                  "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": None, "reason": reason}))
+                  "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": None, "reason": reason,
+                  "changes": dict(NO_CHANGES)}))
     return Result.FINALIZED
 
 
@@ -109,17 +112,30 @@ class SweepReport:
     orphaned_runs: list[int] = field(default_factory=list)
     live_runs: list[int] = field(default_factory=list)
     stale_pending: list[int] = field(default_factory=list)
+    pruned_changes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"orphaned_runs": self.orphaned_runs, "live_runs": len(self.live_runs),
-                "stale_pending": self.stale_pending}
+                "stale_pending": self.stale_pending, "pruned_changes": self.pruned_changes}
+
+
+@dataclass(frozen=True)
+class ChangeRetention:
+    """Change rows older than `days` are pruned by the sweep, `batch` rows a transaction, at most `max_batches`
+    transactions a sweep (the audit trail is never pruned)."""
+
+    days: int = 365
+    batch: int = 5_000
+    max_batches: int = 20
 
 
 class FinalizeService:
-    def __init__(self, db: Database, lock_idle_timeout_ms: int, pending_timeout_seconds: int) -> None:
+    def __init__(self, db: Database, lock_idle_timeout_ms: int, pending_timeout_seconds: int,
+                 retention: ChangeRetention | None = None) -> None:
         self.db = db
         self.lock_idle_timeout_ms = lock_idle_timeout_ms
         self.pending_timeout_seconds = pending_timeout_seconds
+        self.retention = retention or ChangeRetention()
 
     def finalize(self, message: FinalizeMessage) -> Result:
         with self.db.transaction() as conn:
@@ -185,4 +201,16 @@ class FinalizeService:
                             report.stale_pending.append(bulk_id)
                 finally:
                     locks.unlock(lock, key)
+        report.pruned_changes = self.prune_changes()
         return report
+
+    def prune_changes(self) -> int:
+        """Bounded: short transactions that skip rows anyone holds, so a sync never waits on the sweep."""
+        pruned = 0
+        for _ in range(self.retention.max_batches):
+            with self.db.transaction() as conn:
+                deleted = changes.prune(conn, self.retention.days, self.retention.batch)
+            pruned += deleted
+            if deleted < self.retention.batch:
+                break
+        return pruned

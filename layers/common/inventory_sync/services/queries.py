@@ -9,9 +9,10 @@ from typing import Any
 
 import psycopg
 
-from inventory_sync.db import audit, bulk_operations, items, runs
+from inventory_sync.db import audit, bulk_operations, changes, items, runs
 from inventory_sync.db.audit import NewAuditEvent
 from inventory_sync.db.rows import AuditEvent, InventoryItem, Run, User
+from inventory_sync.domain.changes import NO_CHANGES
 from inventory_sync.domain.status import ABORTED, BULK_TERMINAL, AuditAction, BulkStatus
 from inventory_sync.errors import Conflict, NotFound, Unprocessable
 from inventory_sync.services.access import READ_ROLES, WRITE_ROLES, actor_of, require_member
@@ -49,8 +50,8 @@ def run_view(run: Run) -> dict[str, Any]:
         "error_codes": run.error_codes, "error_context": run.error_context, "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at), "items_observed_count": run.items_observed_count,
         "items_upserted_count": run.items_upserted_count, "errors_count": run.errors_count,
-        "items_deleted_count": run.items_deleted_count, "attempts": run.attempts, "progress": run.progress,
-        "trigger": run.trigger,
+        "items_deleted_count": run.items_deleted_count, "changes": run.changes, "attempts": run.attempts,
+        "progress": run.progress, "trigger": run.trigger,
     }
 
 
@@ -93,6 +94,38 @@ def get_run(conn: psycopg.Connection, user: User, tenant_id: int, run_id: int) -
     if run is None or run.tenant_id != tenant_id:
         raise NotFound(f"run {run_id} not found")
     return run_view(run)
+
+
+def change_view(change: changes.ItemChange) -> dict[str, Any]:
+    return {
+        "id": change.id, "inventory_sync_run_id": change.inventory_sync_run_id,
+        "inventory_item_id": change.inventory_item_id, "policy_type": change.policy_type,
+        "external_id": change.external_id, "display_name": change.display_name, "change": change.change,
+        "previous_hash": change.previous_hash, "new_hash": change.new_hash, "diff": change.diff,
+        "links_diff": change.links_diff, "recorded_at": _iso(change.recorded_at),
+    }
+
+
+def list_changes(conn: psycopg.Connection, user: User, tenant_id: int, run_id: int, *, change: str | None,
+                 policy_type: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    """A run's change set, in the order it was recorded."""
+    require_member(conn, tenant_id, user, READ_ROLES)
+    run = runs.get(conn, run_id)
+    if run is None or run.tenant_id != tenant_id:
+        raise NotFound(f"run {run_id} not found")
+    rows = changes.list_for_run(conn, tenant_id, run_id, change=change, policy_type=policy_type,
+                                after_id=decode_cursor(cursor), limit=limit + 1)
+    return _page(rows, limit, change_view)
+
+
+def item_history(conn: psycopg.Connection, user: User, tenant_id: int, item_id: int, *, cursor: str | None,
+                 limit: int) -> dict[str, Any]:
+    """Every recorded change of one item, newest first."""
+    require_member(conn, tenant_id, user, READ_ROLES)
+    if not items.exists(conn, tenant_id, item_id):
+        raise NotFound(f"item {item_id} not found")
+    rows = changes.history_of_item(conn, tenant_id, item_id, before_id=decode_cursor(cursor), limit=limit + 1)
+    return _page(rows, limit, change_view)
 
 
 def _visible_bulk_operation(conn: psycopg.Connection, user: User, bulk_id: int, roles: frozenset[str]):
@@ -138,7 +171,8 @@ def cancel(conn: psycopg.Connection, user: User, bulk_id: int, correlation_id: s
             tenant_id=op.tenant_id, actor=actor, action=AuditAction.ABORTED, resource_type="bulk_operation_run",
             resource_id=str(op.id), status=ABORTED.audit_status, correlation_id=correlation_id,
             metadata={"status": "aborted", "counters": ABORTED.counters, "error_codes": ["cancelled"],
-                      "bulk_operation_run_id": op.id, "reason": "cancelled while pending"}))
+                      "bulk_operation_run_id": op.id, "reason": "cancelled while pending",
+                      "changes": dict(NO_CHANGES)}))
         code = 200
     else:
         bulk_operations.request_cancel(conn, op.id)

@@ -205,7 +205,7 @@ class SyncService:
 
         policy = RetryPolicy(max_attempts=settings.graph_max_attempts, base_delay=settings.graph_retry_base_seconds)
         client = GraphClient(settings.graph_base_url, get_token, policy=policy, gate=ThrottleGate(), deadline=deadline,
-                             stop=stop)
+                             stop=stop, max_pages=settings.graph_max_pages)
         started = time.monotonic()
 
         def on_progress(result: EngineResult, progress: dict[str, Any]) -> None:

@@ -3,7 +3,10 @@
 * 429/503/504: wait as ``Retry-After`` says (seconds or an HTTP date);
 * other 5xx and connection errors: exponential backoff with full jitter;
 * attempts and the total wait are bounded, and no wait may overrun the run's deadline;
-* a 429 anywhere slows every worker of the tenant (a shared ``ThrottleGate``).
+* a 429 anywhere slows every worker of the tenant (a shared ``ThrottleGate``);
+* the bearer token goes to the configured Graph origin (scheme, host, port) only: an
+  ``@odata.nextLink`` elsewhere, a link seen before in the same listing (a cycle) or a listing past
+  ``max_pages`` ends that listing with ``graph_invalid_response``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 
@@ -26,6 +29,24 @@ from inventory_sync.domain.error_codes import ErrorCode
 
 RETRY_AFTER_STATUSES = frozenset({429, 503, 504})
 BATCH_LIMIT = 20
+DEFAULT_MAX_PAGES = 10_000  # per listing: 1,000,000 objects at Graph's usual page size of 100
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in, for comparing where URLs point."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def without_query(url: str) -> str:
+    """A URL fit for an error message: no query string (skip tokens and filters stay out of logs)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"[:300]
 
 
 @dataclass
@@ -86,8 +107,10 @@ class GraphClient:
     def __init__(self, base_url: str, get_token: Callable[[bool], str], *, policy: RetryPolicy | None = None,
                  gate: ThrottleGate | None = None, deadline: Callable[[], float] | None = None,
                  stop: threading.Event | None = None, api_version: str = "beta",
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> None:
         self.base_url = base_url.rstrip("/")
+        self._origin = origin(self.base_url)
+        self.max_pages = max_pages
         self.api_version = api_version
         self._get_token = get_token
         self.policy = policy or RetryPolicy()
@@ -113,6 +136,9 @@ class GraphClient:
 
     def request(self, method: str, url: str, body: Any = None) -> tuple[Any, str | None]:
         """JSON request with retries; returns (parsed body, request-id) or raises GraphError."""
+        if origin(url) != self._origin:  # the token is for the configured Graph only, whatever asks
+            raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
+                             f"refusing to send the tenant's token outside the configured Graph: {without_query(url)}")
         waited = 0.0
         refreshed = False
         last_error: GraphError | None = None
@@ -208,7 +234,8 @@ class GraphClient:
                     raise GraphError(classify(status), f"$batch {target}: HTTP {status}", status, request_id)
                 values = sub_body.get("value")
                 next_link = sub_body.get("@odata.nextLink")
-                if isinstance(values, list) and isinstance(next_link, str):
+                if isinstance(values, list) and next_link is not None:
+                    self._check_next_link(next_link, set(), request_id)
                     for page in self._follow(next_link):
                         values.extend(page)
                 results[target] = sub_body
@@ -218,13 +245,36 @@ class GraphClient:
         return results
 
     def _follow(self, url: str) -> Iterator[list[dict[str, Any]]]:
+        seen: set[str] = set()
         while url:
+            seen.add(url)
             body, request_id = self.request("GET", url)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "page has no 'value' array", 200, request_id)
-            yield [item for item in body["value"] if isinstance(item, dict)]
+            if not all(isinstance(item, dict) for item in body["value"]):
+                raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "page has entries that are not objects", 200,
+                                 request_id)
             next_link = body.get("@odata.nextLink")
-            url = next_link if isinstance(next_link, str) else ""
+            if next_link is not None:
+                self._check_next_link(next_link, seen, request_id)
+            yield body["value"]
+            url = next_link or ""
+
+    def _check_next_link(self, next_link: Any, seen: set[str], request_id: str | None) -> None:
+        """Checked before the page is handed on, so a listing that cannot be completed stores nothing more."""
+        if not isinstance(next_link, str) or not next_link:
+            raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "@odata.nextLink is not a URL", 200, request_id)
+        if origin(next_link) != self._origin:
+            raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
+                             f"@odata.nextLink leaves the configured Graph ({without_query(next_link)}); not followed",
+                             200, request_id)
+        if next_link in seen:
+            raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
+                             f"@odata.nextLink points back to a page already read ({without_query(next_link)})",
+                             200, request_id)
+        if len(seen) >= self.max_pages:
+            raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
+                             f"listing longer than {self.max_pages} pages (GRAPH_MAX_PAGES); stopped", 200, request_id)
 
 
 def _graph_message(response: http.HttpResponse) -> str:

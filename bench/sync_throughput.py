@@ -5,6 +5,8 @@
 2. The database write path alone, on the same rows, against two references:
    * row by row: one autocommit INSERT … ON CONFLICT DO UPDATE per item (an ORM update_or_create loop);
    * raw COPY into the same indexed table (the practical limit here).
+3. A re-sync with change sets on: the same rows written again after 10% of them changed a real setting,
+   against the same two references writing that second version (row by row over the first version).
 """
 
 from __future__ import annotations
@@ -92,12 +94,15 @@ def end_to_end(url: str, sizes: list[int]) -> list[dict[str, Any]]:
     return results
 
 
-def records(n: int):
+def records(n: int, changed_every: int = 0):
+    """The stand-in's objects as records; with `changed_every`, every so many objects have a setting changed."""
     gen = GraphStandIn.__new__(GraphStandIn)  # only its generator methods are used; no server
     tenant = StandInTenant("rows.example", "c", "s", large_counts(n, KEYS))
     for key, count in tenant.counts.items():
         ptype = BY_KEY[key]
         for index in range(count):
+            if changed_every and index % changed_every == 0:
+                tenant.versions[(key, index)] = 2
             yield to_record(ptype, gen.item(tenant, ptype, index, expand=True))
 
 
@@ -162,6 +167,81 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     return result
 
 
+def resync_with_changes(url: str, n: int, changed_every: int = 10, row_by_row_max: int = 20_000) -> dict[str, Any]:
+    """Second write of the same n items, 1 in `changed_every` with a setting changed: ours with change sets on
+    (and off, for the cost of recording them) against row by row and raw COPY writing that second version."""
+    first, second = list(records(n)), list(records(n, changed_every))
+    batch = EngineConfig().batch_rows
+
+    def prepared(label: str) -> tuple[int, int, Database]:
+        tenant, run = _tenant_and_run(url, f"{label}-{n}")
+        db = Database(url, application_name=f"bench-{label}")
+        for start in range(0, n, batch):
+            with db.transaction() as conn:
+                item_writer.write(conn, tenant, run, first[start:start + batch], record_changes=False)
+        _, second_run = _tenant_and_run(url, f"{label}-{n}-again")
+        return tenant, second_run, db
+
+    def ours(record_changes: bool) -> tuple[float, int]:
+        tenant, run, db = prepared("changes" if record_changes else "nochanges")
+        changed = 0
+
+        def write() -> None:
+            nonlocal changed
+            for start in range(0, n, batch):
+                with db.transaction() as conn:
+                    written = item_writer.write(conn, tenant, run, second[start:start + batch],
+                                                record_changes=record_changes)
+                    changed += sum(w.upserted for w in written.values())
+
+        elapsed = timed(write)
+        db.close()
+        return elapsed, changed
+
+    t_on, changed = ours(True)
+    t_off, _ = ours(False)
+    copy_tenant, _ = _tenant_and_run(url, f"copy-again-{n}")
+
+    def raw_copy() -> None:
+        with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
+                "COPY inventory_items (tenant_id, policy_type, external_id, display_name, category, platform,"
+                " payload, content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
+            for r in second:
+                copy.write_row((copy_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                                r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
+
+    t_copy = timed(raw_copy)
+    rbr_n = min(n, row_by_row_max)
+    rbr_tenant, _, rbr_db = prepared("rbr")
+    rbr_db.close()
+
+    def row_by_row() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for r in second[:rbr_n]:
+                conn.execute(
+                    "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category,"
+                    " platform, payload, content_hash, assignments_hash, payload_hash)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET display_name ="
+                    " EXCLUDED.display_name, payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,"
+                    " assignments_hash = EXCLUDED.assignments_hash, payload_hash = EXCLUDED.payload_hash,"
+                    " last_seen_at = now()",
+                    (rbr_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                     r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
+
+    t_rbr = timed(row_by_row) * (n / rbr_n)
+    result = {"n": n, "changed": changed, "ours_s": t_on, "ours_without_changes_s": t_off, "copy_s": t_copy,
+              "row_by_row_s": t_rbr, "row_by_row_measured": rbr_n, "ours_rows_per_s": n / t_on,
+              "copy_rows_per_s": n / t_copy, "row_by_row_rows_per_s": n / t_rbr, "vs_row_by_row": t_rbr / t_on,
+              "share_of_copy": t_copy / t_on, "change_set_cost": t_on / t_off}
+    print(f"re-sync with change sets, {n} rows ({changed} changed): ours {result['ours_rows_per_s']:.0f} rows/s"
+          f" ({result['change_set_cost']:.2f}x the time without change sets), raw COPY "
+          f"{result['copy_rows_per_s']:.0f} rows/s, row-by-row {result['row_by_row_rows_per_s']:.0f} rows/s"
+          f"{'' if rbr_n == n else f' (timed on the first {rbr_n})'} → {result['vs_row_by_row']:.1f}x row-by-row,"
+          f" {100 * result['share_of_copy']:.0f}% of COPY")
+    return result
+
+
 def run(sizes: tuple[int, ...] = (10_000, 100_000), row_by_row_max: int = 100_000) -> dict[str, Any]:
     with postgres() as server:
         url = fresh_database(server, "throughput")
@@ -169,7 +249,9 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), row_by_row_max: int = 100_00
         writes = [write_path(fresh_database(server, f"writes_{n}"), n, row_by_row_max) for n in sizes]
         with_links = write_path(fresh_database(server, "writes_links"), sizes[0], min(sizes[0], row_by_row_max),
                                 with_links=True)
-    return {"end_to_end": e2e, "write_path": writes, "write_path_with_links": with_links}
+        resync = resync_with_changes(fresh_database(server, "resync"), sizes[-1])
+    return {"end_to_end": e2e, "write_path": writes, "write_path_with_links": with_links,
+            "resync_with_changes": resync}
 
 
 if __name__ == "__main__":

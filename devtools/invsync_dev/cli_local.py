@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from inventory_sync.db import migrate as migrations
-from invsync_dev.console import audit_trail, table, wait_for
+from invsync_dev.console import audit_trail, change_set, table, wait_for
 from invsync_dev.embedded_pg import EmbeddedPostgres
 
 
@@ -184,6 +184,37 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_changes(args: argparse.Namespace) -> int:
+    """A run's change set (the tenant's latest run by default) or, with --item, that item's history."""
+    api = _api(args)
+    if args.item:
+        path = f"/tenants/{args.tenant}/inventory-items/{args.item}/history"
+        title = f"history of item {args.item}"
+    else:
+        run_id = args.run
+        if run_id is None:
+            latest = api.call("GET", f"/tenants/{args.tenant}/inventory-syncs?limit=1")["items"]
+            if not latest:
+                print("no runs yet")
+                return 0
+            run_id = latest[0]["id"]
+        path = f"/tenants/{args.tenant}/inventory-syncs/{run_id}/changes"
+        title = f"changes of run {run_id}"
+    found, cursor = [], None
+    while True:
+        page = api.call("GET", f"{path}?limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    if args.json:
+        print(json.dumps(found, indent=2))
+    else:
+        print(title)
+        print(change_set(found, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     local = sub.add_parser("local", help="run the service on this machine").add_subparsers(
         dest="local_command", required=True)
@@ -225,7 +256,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     for name, func, text in (("sync", cmd_sync, "dispatch a sync of a tenant"),
                              ("runs", cmd_runs, "a tenant's sync runs"),
-                             ("audit", cmd_audit, "a tenant's audit trail")):
+                             ("audit", cmd_audit, "a tenant's audit trail"),
+                             ("changes", cmd_changes, "what a run changed (default: the latest), or an item's "
+                                                      "history")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--tenant", type=int, required=True)
         p.add_argument("--api-url", default=os.environ.get("INVSYNC_API_URL", "http://127.0.0.1:3000"))
@@ -237,6 +270,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--category", action="append", help="repeatable")
         else:
             p.add_argument("--limit", type=int, default=50)
-        if name == "audit":
+        if name in ("audit", "changes"):
             p.add_argument("--json", action="store_true")
+        if name == "changes":
+            p.add_argument("--run", type=int, help="the run (default: the tenant's latest)")
+            p.add_argument("--item", type=int, help="an inventory item's id: its history instead")
 

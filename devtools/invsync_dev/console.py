@@ -84,3 +84,48 @@ def audit_trail(events: list[dict[str, Any]]) -> str:
 
 def permission_of(key: str) -> str:
     return BY_KEY[key].permission if key in BY_KEY else "?"
+
+
+_MARKS = {"added": ("+", "32"), "changed": ("~", "33"), "deleted": ("-", "31"), "restored": ("^", "36")}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def _value(value: Any, limit: int = 100) -> str:
+    import json
+
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def change_set(changes: list[dict[str, Any]], color: bool = False) -> str:
+    """A run's change set (or an item's history) as a readable diff: one line per item, then each JSON Patch
+    operation of its configuration and each link added or removed."""
+    if not changes:
+        return "no changes"
+    lines = []
+    for c in changes:
+        mark, code = _MARKS.get(c["change"], ("?", "0"))
+        name = c.get("display_name") or c["external_id"]
+        head = f"{mark} {c['change']:<8} {c['policy_type']:<34} {name}  (run {c['inventory_sync_run_id']})"
+        lines.append(_paint(head, code, color))
+        for op in c.get("diff") or []:
+            if op["op"] == "remove":
+                lines.append(_paint(f"    - {op['path']}", "31", color))
+            elif op["op"] in ("move", "copy"):
+                lines.append(_paint(f"    ~ {op['path']} ({op['op']} from {op['from']})", "33", color))
+            else:
+                sign, tone = ("+", "32") if op["op"] == "add" else ("~", "33")
+                lines.append(_paint(f"    {sign} {op['path']} = {_value(op.get('value'))}", tone, color))
+        links = c.get("links_diff") or {}
+        for sign, key, tone in (("+", "added", "32"), ("-", "removed", "31")):
+            for link in links.get(key) or []:
+                props = {k: v for k, v in (link.get("properties") or {}).items() if k != "target"}
+                detail = f" {_value(props, 60)}" if props else ""
+                lines.append(_paint(f"    {sign} link {link['link_type']} → {link['target_type']} "
+                                    f"{link['target_id'] or ''}{detail}", tone, color))
+    counts = {kind: sum(1 for c in changes if c["change"] == kind) for kind in _MARKS}
+    lines.append(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return "\n".join(lines)

@@ -48,6 +48,15 @@ def test_local_up_serves_the_api_and_runs_a_sync(database_url: str) -> None:
         status, trail, _ = request(f"{base}/tenants/{tenant_id}/audit-logs?action=inventory.sync.completed",
                                    token=token)
         assert [e["metadata"]["bulk_operation_run_id"] for e in trail["items"]] == [op_id]
+        # the operator CLI reads the run's change set over the same API (not a TTY: no colour codes)
+        shown = subprocess.run([sys.executable, "-m", "invsync_dev.cli", "changes", "--tenant", str(tenant_id),
+                                "--api-url", base, "--token", token], capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert lines[0] == f"changes of run {op['run']['id']}" and "\033[" not in shown.stdout
+        added = [line for line in lines if line.startswith("+ added")]
+        assert len(added) == op["run"]["items_observed_count"]
+        assert lines[-1] == f"{len(added)} added, 0 changed, 0 deleted, 0 restored"
     finally:
         rest = stack.stop()
     assert stack.process.returncode == 0, stack.printed() + rest

@@ -25,7 +25,41 @@ NO_CHANGES: dict[str, int] = {kind.value: 0 for kind in ChangeKind}  # a dispatc
 
 def changes_between(ptype: PolicyType, previous: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     """JSON Patch over the configuration only (what `content_hash` covers): noise never shows up in a diff."""
-    return list(jsonpatch.make_patch(configuration_of(ptype, previous), configuration_of(ptype, new)))
+    patch: list[dict[str, Any]] = []
+    _diff(configuration_of(ptype, previous), configuration_of(ptype, new), "", patch)
+    return patch
+
+
+def _pointer(key: str) -> str:
+    return "/" + key.replace("~", "~0").replace("/", "~1")  # RFC 6901
+
+
+def _diff(previous: Any, new: Any, path: str, patch: list[dict[str, Any]]) -> None:
+    """Equal subtrees are skipped at C speed; objects and same-length arrays are walked key by key / index by
+    index (each operation then touches a part no other one does); arrays that grew or shrank are left to
+    jsonpatch, which finds the insertions, removals and moves."""
+    if previous == new:
+        return
+    if isinstance(previous, dict) and isinstance(new, dict):
+        for key in previous:
+            if key not in new:
+                patch.append({"op": "remove", "path": path + _pointer(key)})
+        for key, value in new.items():
+            if key in previous:
+                _diff(previous[key], value, path + _pointer(key), patch)
+            else:
+                patch.append({"op": "add", "path": path + _pointer(key), "value": value})
+    elif isinstance(previous, list) and isinstance(new, list) and len(previous) == len(new):
+        for index, (before, after) in enumerate(zip(previous, new, strict=True)):
+            _diff(before, after, f"{path}/{index}", patch)
+    elif isinstance(previous, list) and isinstance(new, list):
+        for op in jsonpatch.make_patch(previous, new):
+            op["path"] = path + op["path"]
+            if "from" in op:
+                op["from"] = path + op["from"]
+            patch.append(op)
+    else:
+        patch.append({"op": "replace", "path": path, "value": new})
 
 
 def _as_dict(link: Link) -> dict[str, Any]:

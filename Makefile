@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/invsync demo
 
 # Every function through sam local (build, invoke x3, start-api). Needs Docker and the local images:
-# run ../shared/tools/sam-local-images.sh (as root) first. Fails, rather than skips, when they are missing.
+# run devtools/sam-local-images.sh (as root) first. Fails, rather than skips, when they are missing.
 sam-local: $(STAMP)
 	INVSYNC_REQUIRE_DOCKER=1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest -s -v -m docker tests/e2e
 

@@ -31,9 +31,9 @@ def docker_problem(image: str = IMAGE) -> str | None:
         return "no docker client on this machine"
     try:
         if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
-            return "no Docker engine running (CI keeps none; ../shared/tools/sam-local-images.sh starts one)"
+            return "no Docker engine running (CI keeps none; devtools/sam-local-images.sh starts one)"
         if subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode != 0:
-            return f"image {image} missing (../shared/tools/sam-local-images.sh builds it)"
+            return f"image {image} missing (devtools/sam-local-images.sh builds it)"
     except subprocess.TimeoutExpired:
         return "the Docker engine does not answer (docker info took over 30 s)"
     return None

@@ -562,12 +562,12 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, {"ok": True})
             self._send(404, {"error": "unknown control"})
 
-        def _get(self, tenant: StandInTenant, path: str, query: dict[str, list[str]]
+        def _get(self, tenant: StandInTenant, path: str, query: dict[str, list[str]], in_batch: bool = False
                  ) -> tuple[int, Any, dict[str, str], bytes | None]:
             standin._bump("graph_requests")
             with standin.lock:
                 standin.seen["graph_host"] = self.headers.get("Host", "")
-            if standin.latency_ms:
+            if standin.latency_ms and not in_batch:  # a $batch costs one round trip, whatever it holds
                 time.sleep(standin.latency_ms / 1000)
             version, _, rest = path.lstrip("/").partition("/")
             if version not in ("beta", "v1.0"):
@@ -699,6 +699,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _batch(self, tenant: StandInTenant, body: bytes) -> None:
             standin._bump("batch_requests")
+            if standin.latency_ms:
+                time.sleep(standin.latency_ms / 1000)
             try:
                 requests = json.loads(body)["requests"]
             except (ValueError, KeyError, TypeError):
@@ -708,7 +710,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             responses = []
             for sub in requests:
                 parts = urlsplit(sub["url"])
-                status, sub_body, headers, raw = self._get(tenant, "/beta" + parts.path, parse_qs(parts.query))
+                status, sub_body, headers, raw = self._get(tenant, "/beta" + parts.path, parse_qs(parts.query),
+                                                           in_batch=True)
                 responses.append({"id": sub["id"], "status": status, "headers": headers,
                                   "body": sub_body if raw is None else {}})
             self._send(200, {"responses": responses})

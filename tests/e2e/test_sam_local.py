@@ -3,7 +3,7 @@ event) -> run_sync (the RunQueue message it produced) -> finalize (the FinalizeQ
 dispatch through `sam local start-api`, all against `invsync local up --for-containers`.
 
 Needs a Docker engine, the local Lambda images and root (the relay opens sockets inside a container's
-network namespace); `../shared/tools/sam-local-images.sh` provides the first two. Elsewhere the test is
+network namespace); `devtools/sam-local-images.sh` provides the first two. Elsewhere the test is
 skipped and says which is missing; `make sam-local` (INVSYNC_REQUIRE_DOCKER=1) turns that into a failure.
 Run it with `-s` to watch each step: `make sam-local` does.
 """

@@ -31,7 +31,7 @@ from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, PolicyType, RuntimeRegistry
 from inventory_sync.domain.status import BULK_TERMINAL, RUN_TERMINAL, RunStatus, run_status
-from inventory_sync.observability import logger
+from inventory_sync.observability import logger, metrics
 from inventory_sync.services.engine import EngineConfig, EngineResult, SyncEngine
 from inventory_sync.settings import Settings
 
@@ -178,6 +178,8 @@ class SyncService:
                         deleted=totals.get("deleted"), errors=totals.get("errors"), progress=progress)
         logger.info("run finished", extra={"run_id": run_id, "status": status.value,
                                            "error_codes": [c.value for c in codes]})
+        if status is RunStatus.FAILED:
+            metrics.add_metric(name="RunsFailed", unit="Count", value=1)  # FailedRunsAlarm in the template
 
     def _sync(self, run: Run, message: RunMessage, remaining_seconds: Callable[[], float], stop: threading.Event,
               heartbeat: _Heartbeat) -> None:

@@ -200,14 +200,17 @@ class GraphClient:
 
     def batch_get(self, relative_urls: list[str]) -> dict[str, dict[str, Any]]:
         """GET many relative URLs through JSON $batch (20 a request). Returns url → body; a failed
-        sub-request raises GraphError with its status. Collections are paged to the end."""
+        sub-request raises GraphError with its status. Collections are paged to the end, their next pages
+        fetched through $batch as well (many policies' settings past 25 cost a few round trips, not one
+        each)."""
         results: dict[str, dict[str, Any]] = {}
-        pending = list(relative_urls)
+        pending: list[tuple[str, str]] = [(u, u) for u in relative_urls]  # (what was asked for, URL to get)
         attempts: dict[str, int] = {}
+        seen: dict[str, set[str]] = {}  # per asked-for URL: the next pages already requested
         while pending:
             chunk, pending = pending[:BATCH_LIMIT], pending[BATCH_LIMIT:]
             body, request_id = self.request("POST", self.url("/$batch"), {
-                "requests": [{"id": str(i), "method": "GET", "url": u} for i, u in enumerate(chunk)]})
+                "requests": [{"id": str(i), "method": "GET", "url": u} for i, (_, u) in enumerate(chunk)]})
             responses = body.get("responses") if isinstance(body, dict) else None
             if not isinstance(responses, list):
                 raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "$batch response has no responses", 200,
@@ -215,34 +218,50 @@ class GraphClient:
             retry_after = 0.0
             for sub in responses:
                 try:
-                    target = chunk[int(sub["id"])]
+                    target, url = chunk[int(sub["id"])]
                     status = int(sub["status"])
                 except (KeyError, ValueError, IndexError, TypeError):
                     raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "malformed $batch sub-response", 200,
                                      request_id) from None
                 sub_body = sub.get("body") if isinstance(sub.get("body"), dict) else {}
-                if status in RETRY_AFTER_STATUSES and attempts.get(target, 0) < self.policy.max_attempts:
-                    attempts[target] = attempts.get(target, 0) + 1
+                if status in RETRY_AFTER_STATUSES and attempts.get(url, 0) < self.policy.max_attempts:
+                    attempts[url] = attempts.get(url, 0) + 1
                     headers = {k.lower(): v for k, v in (sub.get("headers") or {}).items()}
                     retry_after = max(retry_after, parse_retry_after(headers.get("retry-after"),
                                                                      self.policy.default_retry_after))
                     if status == 429:
                         self.stats.add(throttled=1)
-                    pending.append(target)
+                    pending.append((target, url))
                     continue
                 if not 200 <= status < 300:
                     raise GraphError(classify(status), f"$batch {target}: HTTP {status}", status, request_id)
-                values = sub_body.get("value")
+                if target not in results:
+                    results[target] = sub_body
+                else:  # a next page of a collection: its values join the first page's
+                    values = sub_body.get("value")
+                    if not isinstance(values, list):
+                        raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "page has no 'value' array", 200,
+                                         request_id)
+                    results[target]["value"].extend(values)
                 next_link = sub_body.get("@odata.nextLink")
-                if isinstance(values, list) and next_link is not None:
-                    self._check_next_link(next_link, set(), request_id)
-                    for page in self._follow(next_link):
-                        values.extend(page)
-                results[target] = sub_body
+                if isinstance(results[target].get("value"), list) and next_link is not None:
+                    pages = seen.setdefault(target, set())
+                    self._check_next_link(next_link, pages, request_id)
+                    pages.add(next_link)
+                    pending.append((target, self._relative(next_link)))
             if retry_after:
                 self.gate.push(retry_after)
                 self._wait(retry_after)
+        for body in results.values():
+            body.pop("@odata.nextLink", None)
         return results
+
+    def _relative(self, link: str) -> str:
+        """A nextLink (already checked to be on the configured Graph) as a $batch URL: relative to the version."""
+        path = urlsplit(link)
+        prefix = urlsplit(self.url("")).path
+        relative = path.path[len(prefix):] if path.path.startswith(prefix) else path.path
+        return relative + (f"?{path.query}" if path.query else "")
 
     def _follow(self, url: str) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()

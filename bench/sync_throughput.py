@@ -106,6 +106,32 @@ def records(n: int, changed_every: int = 0):
             yield to_record(ptype, gen.item(tenant, ptype, index, expand=True))
 
 
+def raw_copy(url: str, tenant_id: int, rows: list) -> None:
+    """The practical limit: the rows COPYed into the indexed table, nothing else."""
+    with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
+            "COPY inventory_items (tenant_id, policy_type, external_id, display_name, category, platform,"
+            " payload, content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row((tenant_id, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                            r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
+
+
+def row_by_row(url: str, tenant_id: int, run_id: int, rows: list) -> None:
+    """The ORM-style reference: one autocommit INSERT … ON CONFLICT DO UPDATE per item."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for r in rows:
+            conn.execute(
+                "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category,"
+                " platform, payload, content_hash, assignments_hash, payload_hash, last_seen_run_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET display_name ="
+                " EXCLUDED.display_name, payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,"
+                " assignments_hash = EXCLUDED.assignments_hash, payload_hash = EXCLUDED.payload_hash,"
+                " last_seen_at = now(), last_seen_run_id = EXCLUDED.last_seen_run_id",
+                (tenant_id, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
+                 r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash, run_id))
+
+
 def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) -> dict[str, Any]:
     """The references write item rows only; so does ours unless `with_links` (then it also maintains the
     items' dependency links, work the references do not do)."""
@@ -126,35 +152,13 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     db.close()
 
     copy_tenant, _ = _tenant_and_run(url, f"copy-{n}")
-
-    def raw_copy() -> None:
-        with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
-                "COPY inventory_items (tenant_id, policy_type, external_id, display_name, category, platform,"
-                " payload, content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((copy_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                                r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
-
-    t_copy = timed(raw_copy)
+    t_copy = timed(lambda: raw_copy(url, copy_tenant, rows))
 
     rbr_n = min(n, row_by_row_max)
     rbr_tenant, rbr_run = _tenant_and_run(url, f"rbr-{n}")
 
-    def row_by_row() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            for r in rows[:rbr_n]:
-                conn.execute(
-                    "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category,"
-                    " platform, payload, content_hash, assignments_hash, payload_hash, last_seen_run_id)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET display_name ="
-                    " EXCLUDED.display_name, payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,"
-                    " assignments_hash = EXCLUDED.assignments_hash, payload_hash = EXCLUDED.payload_hash,"
-                    " last_seen_at = now(), last_seen_run_id = EXCLUDED.last_seen_run_id",
-                    (rbr_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                     r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash, rbr_run))
-
-    t_rbr = timed(row_by_row) * (n / rbr_n)  # extrapolated when only a prefix was timed
+    # extrapolated when only a prefix was timed
+    t_rbr = timed(lambda: row_by_row(url, rbr_tenant, rbr_run, rows[:rbr_n])) * (n / rbr_n)
     result = {"n": n, "with_links": with_links, "links": sum(len(r.links) for r in rows), "ours_s": t_ours,
               "copy_s": t_copy, "row_by_row_s": t_rbr, "row_by_row_measured": rbr_n,
               "ours_rows_per_s": n / t_ours, "copy_rows_per_s": n / t_copy, "row_by_row_rows_per_s": n / t_rbr,
@@ -201,35 +205,12 @@ def resync_with_changes(url: str, n: int, changed_every: int = 10, row_by_row_ma
     t_on, changed = ours(True)
     t_off, _ = ours(False)
     copy_tenant, _ = _tenant_and_run(url, f"copy-again-{n}")
-
-    def raw_copy() -> None:
-        with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
-                "COPY inventory_items (tenant_id, policy_type, external_id, display_name, category, platform,"
-                " payload, content_hash, assignments_hash, payload_hash) FROM STDIN") as copy:
-            for r in second:
-                copy.write_row((copy_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                                r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
-
-    t_copy = timed(raw_copy)
+    t_copy = timed(lambda: raw_copy(url, copy_tenant, second))
     rbr_n = min(n, row_by_row_max)
-    rbr_tenant, _, rbr_db = prepared("rbr")
+    rbr_tenant, rbr_run, rbr_db = prepared("rbr")
     rbr_db.close()
 
-    def row_by_row() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            for r in second[:rbr_n]:
-                conn.execute(
-                    "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category,"
-                    " platform, payload, content_hash, assignments_hash, payload_hash)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET display_name ="
-                    " EXCLUDED.display_name, payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,"
-                    " assignments_hash = EXCLUDED.assignments_hash, payload_hash = EXCLUDED.payload_hash,"
-                    " last_seen_at = now()",
-                    (rbr_tenant, r.policy_type, r.external_id, r.display_name, r.category, r.platform,
-                     r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash))
-
-    t_rbr = timed(row_by_row) * (n / rbr_n)
+    t_rbr = timed(lambda: row_by_row(url, rbr_tenant, rbr_run, second[:rbr_n])) * (n / rbr_n)
     result = {"n": n, "changed": changed, "ours_s": t_on, "ours_without_changes_s": t_off, "copy_s": t_copy,
               "row_by_row_s": t_rbr, "row_by_row_measured": rbr_n, "ours_rows_per_s": n / t_on,
               "copy_rows_per_s": n / t_copy, "row_by_row_rows_per_s": n / t_rbr, "vs_row_by_row": t_rbr / t_on,

@@ -6,8 +6,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-import jsonpatch
-
 from inventory_sync.domain.configuration import configuration_of
 from inventory_sync.domain.items import Link
 from inventory_sync.domain.registry import PolicyType
@@ -53,6 +51,8 @@ def _diff(previous: Any, new: Any, path: str, patch: list[dict[str, Any]]) -> No
         for index, (before, after) in enumerate(zip(previous, new, strict=True)):
             _diff(before, after, f"{path}/{index}", patch)
     elif isinstance(previous, list) and isinstance(new, list):
+        import jsonpatch  # here only: dispatch and finalize import this module for ChangeKind, never diff
+
         for op in jsonpatch.make_patch(previous, new):
             op["path"] = path + op["path"]
             if "from" in op:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -31,6 +32,9 @@ from inventory_sync.services.engine import EngineConfig, SyncEngine
 from invsync_dev.graph_standin import GraphStandIn, StandInTenant, large_counts
 
 KEYS = ["deviceConfiguration", "mobileApp", "deviceCompliancePolicy", "windowsFeatureUpdateProfile"]
+
+
+REPEATS = 3  # timed runs per variant of the write path; the median is reported
 
 
 def _rss_mb() -> float:
@@ -138,21 +142,23 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     rows = list(records(n))
     if not with_links:
         rows = [dataclasses.replace(r, links=()) for r in rows]
-    ours_tenant, ours_run = _tenant_and_run(url, f"ours-{n}")
     db = Database(url, application_name="bench-writer")
 
     batch = EngineConfig().batch_rows  # what the engine writes per transaction
+    ours_times, copy_times = [], []
+    for rep in range(REPEATS):  # interleaved, each into a fresh tenant of the same table; medians reported
+        ours_tenant, ours_run = _tenant_and_run(url, f"ours-{n}-{rep}")
 
-    def ours() -> None:
-        for start in range(0, n, batch):
-            with db.transaction() as conn:
-                item_writer.write(conn, ours_tenant, ours_run, rows[start:start + batch])
+        def ours() -> None:
+            for start in range(0, n, batch):
+                with db.transaction() as conn:
+                    item_writer.write(conn, ours_tenant, ours_run, rows[start:start + batch])
 
-    t_ours = timed(ours)
+        ours_times.append(timed(ours))
+        copy_tenant, _ = _tenant_and_run(url, f"copy-{n}-{rep}")
+        copy_times.append(timed(lambda: raw_copy(url, copy_tenant, rows)))
     db.close()
-
-    copy_tenant, _ = _tenant_and_run(url, f"copy-{n}")
-    t_copy = timed(lambda: raw_copy(url, copy_tenant, rows))
+    t_ours, t_copy = statistics.median(ours_times), statistics.median(copy_times)
 
     rbr_n = min(n, row_by_row_max)
     rbr_tenant, rbr_run = _tenant_and_run(url, f"rbr-{n}")
@@ -186,8 +192,8 @@ def resync_with_changes(url: str, n: int, changed_every: int = 10, row_by_row_ma
         _, second_run = _tenant_and_run(url, f"{label}-{n}-again")
         return tenant, second_run, db
 
-    def ours(record_changes: bool) -> tuple[float, int]:
-        tenant, run, db = prepared("changes" if record_changes else "nochanges")
+    def ours(record_changes: bool, rep: int) -> tuple[float, int]:
+        tenant, run, db = prepared(f"{'changes' if record_changes else 'nochanges'}-{rep}")
         changed = 0
 
         def write() -> None:
@@ -202,10 +208,17 @@ def resync_with_changes(url: str, n: int, changed_every: int = 10, row_by_row_ma
         db.close()
         return elapsed, changed
 
-    t_on, changed = ours(True)
-    t_off, _ = ours(False)
-    copy_tenant, _ = _tenant_and_run(url, f"copy-again-{n}")
-    t_copy = timed(lambda: raw_copy(url, copy_tenant, second))
+    on, off = [], []
+    for rep in range(REPEATS):  # interleaved; medians reported
+        on.append(ours(True, rep))
+        off.append(ours(False, rep))
+    t_on, changed = statistics.median(t for t, _ in on), on[0][1]
+    t_off = statistics.median(t for t, _ in off)
+    copy_times = []
+    for rep in range(REPEATS):
+        copy_tenant, _ = _tenant_and_run(url, f"copy-again-{n}-{rep}")
+        copy_times.append(timed(lambda: raw_copy(url, copy_tenant, second)))
+    t_copy = statistics.median(copy_times)
     rbr_n = min(n, row_by_row_max)
     rbr_tenant, rbr_run, rbr_db = prepared("rbr")
     rbr_db.close()

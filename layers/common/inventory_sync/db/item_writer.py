@@ -129,7 +129,8 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequen
             observed[ptype] = observed.get(ptype, 0) + 1
         rows: list[tuple[str, int, int]] = []
         new = [r for r in stored if (r.policy_type, r.external_id) not in ids]
-        if new and _insert_new(cur, tenant_id, run_id, new):
+        added = _insert_new(cur, tenant_id, run_id, new) if new else None
+        if added is not None:
             rows += [(ptype, n, n) for ptype, n in _per_type(new).items()]
             records = [r for r in stored if (r.policy_type, r.external_id) in ids]
         else:
@@ -150,10 +151,10 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequen
             upserted[ptype] = upserted.get(ptype, 0) + changed_rows
         result = {ptype: WriteResult(n, upserted.get(ptype, 0)) for ptype, n in observed.items()}
         if any(r.upserted for r in result.values()):
-            changed = _changed_rows(cur, stored)
-            removed = _replace_links(cur, tenant_id, changed)
+            changed = _changed_rows(cur, records) if records else {}
+            removed = _replace_links(cur, tenant_id, changed, added or {})
             if record_changes:
-                _record_changes(cur, tenant_id, run_id, changed, removed)
+                _record_changes(cur, tenant_id, run_id, {**(added or {}), **changed}, removed)
     return result
 
 
@@ -167,30 +168,28 @@ def _per_type(records: Sequence[ItemRecord]) -> dict[str, int]:
     return counts
 
 
-def _insert_new(cur: psycopg.Cursor, tenant_id: int, run_id: int, new: list[ItemRecord]) -> bool:
+def _insert_new(cur: psycopg.Cursor, tenant_id: int, run_id: int, new: list[ItemRecord]
+                ) -> dict[_Changed, ItemRecord] | None:
     """Objects the batch's look-up found nowhere: COPY them straight into inventory_items (a tenant's first
-    sync is mostly these) and remember them as added. False, with nothing written, when another sync of the
-    tenant inserted one of them meanwhile: then they take the staging upsert like the rest."""
+    sync is mostly these), with ids drawn from the table's own sequence first so that nothing has to look
+    them up afterwards. Returns them as added; None, with nothing written, when another sync of the tenant
+    inserted one of them meanwhile: then they take the staging upsert like the rest."""
+    drawn = cur.execute("SELECT string_agg(nextval((SELECT pg_get_serial_sequence('inventory_items', 'id'))::regclass)"
+                        "::text, ',') FROM generate_series(1, %s)", (len(new),), prepare=False).fetchone()
+    item_ids = [int(i) for i in drawn[0].split(",")] if drawn and drawn[0] else []
     try:
         with cur.connection.transaction():  # a savepoint: a unique violation undoes this part only
-            with cur.copy("COPY inventory_items (tenant_id, policy_type, external_id, display_name, category,"
+            # COPY writes the identity column as given (INSERT would need OVERRIDING SYSTEM VALUE)
+            with cur.copy("COPY inventory_items (id, tenant_id, policy_type, external_id, display_name, category,"
                           " platform, payload, content_hash, assignments_hash, payload_hash, last_seen_run_id)"
                           " FROM STDIN") as copy:
-                for r in new:
-                    copy.write_row((tenant_id, r.policy_type, r.external_id, r.display_name, r.category,
+                for item_id, r in zip(item_ids, new, strict=True):
+                    copy.write_row((item_id, tenant_id, r.policy_type, r.external_id, r.display_name, r.category,
                                     r.platform, r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash,
                                     run_id))
-            cur.execute(
-                "INSERT INTO sync_changed_items (id, policy_type, external_id, change, display_name, new_hash)"
-                " SELECT i.id, i.policy_type, i.external_id, 'added', i.display_name, i.content_hash"
-                " FROM unnest(string_to_array(%s, %s), string_to_array(%s, %s)) AS k(policy_type, external_id)"
-                " JOIN inventory_items i ON i.tenant_id = %s AND i.policy_type = k.policy_type"
-                " AND i.external_id = k.external_id",
-                (_SEP.join(r.policy_type for r in new), _SEP, _SEP.join(r.external_id for r in new), _SEP,
-                 tenant_id), prepare=False)
     except psycopg.errors.UniqueViolation:
-        return False
-    return True
+        return None
+    return {_Changed(item_id, ChangeKind.ADDED, None, None): r for item_id, r in zip(item_ids, new, strict=True)}
 
 
 def _split_unchanged(cur: psycopg.Cursor, tenant_id: int, records: list[ItemRecord]
@@ -231,10 +230,10 @@ def _changed_rows(cur: psycopg.Cursor, records: Sequence[ItemRecord]) -> dict[_C
             for item_id, ptype, ext, change, previous_hash, previous_payload in rows}
 
 
-def _replace_links(cur: psycopg.Cursor, tenant_id: int, changed: dict[_Changed, ItemRecord]
-                   ) -> dict[int, list[Link]]:
-    """Links of the changed items only: drop those this sync re-read, COPY the new ones into inventory_links.
-    Returns the links dropped, per item."""
+def _replace_links(cur: psycopg.Cursor, tenant_id: int, changed: dict[_Changed, ItemRecord],
+                   added: dict[_Changed, ItemRecord]) -> dict[int, list[Link]]:
+    """Links of the changed items only: drop those this sync re-read, COPY the new ones into inventory_links
+    (items just added have none to drop). Returns the links dropped, per item."""
     all_links = [c.item_id for c, r in changed.items() if r.assignments_read]
     content_only = [c.item_id for c, r in changed.items() if not r.assignments_read]
     removed: list[tuple] = []
@@ -249,7 +248,7 @@ def _replace_links(cur: psycopg.Cursor, tenant_id: int, changed: dict[_Changed, 
                                (content_only, sorted(CONTENT_LINK_TYPES))).fetchall()
     with cur.copy("COPY inventory_links (tenant_id, item_id, link_type, target_type, target_id, link_key,"
                   " properties) FROM STDIN") as copy:
-        for c, r in changed.items():
+        for c, r in (*changed.items(), *added.items()):
             for link in r.links:
                 if r.assignments_read or link.link_type in CONTENT_LINK_TYPES:
                     copy.write_row((tenant_id, c.item_id, link.link_type, link.target_type, link.target_id,
@@ -262,19 +261,12 @@ def _replace_links(cur: psycopg.Cursor, tenant_id: int, changed: dict[_Changed, 
 
 def _record_changes(cur: psycopg.Cursor, tenant_id: int, run_id: int, changed: dict[_Changed, ItemRecord],
                     removed: dict[int, list[Link]]) -> None:
-    """One change row per changed item: new items straight from the staging rows (nothing to diff); for items
-    that existed before, the diffs of their configuration and links."""
-    cur.execute("INSERT INTO inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id,"
-                " policy_type, external_id, display_name, change, new_hash)"
-                " SELECT %s, %s, id, policy_type, external_id, display_name, change, new_hash"
-                " FROM sync_changed_items WHERE change = 'added'", (tenant_id, run_id))
-    existed = {c: r for c, r in changed.items() if c.change is not ChangeKind.ADDED}
-    if not existed:
-        return
+    """One change row per changed item: for items that existed before, the diffs of their configuration
+    and links (new items have nothing to diff)."""
     with cur.copy("COPY inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id, policy_type,"
                   " external_id, display_name, change, previous_hash, new_hash, diff, links_diff) FROM STDIN"
                   ) as copy:
-        for c, r in existed.items():
+        for c, r in changed.items():
             diff = links = None
             if c.previous_payload is not None:
                 ptype = BY_KEY[r.policy_type]

@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench sam-local clean
+.PHONY: install test demo lint bench sam-local clean lock
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml layers/common/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The layer's runtime dependencies (pyproject.toml) locked with hashes, for `sam build`.
+lock: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o layers/common/requirements.txt pyproject.toml
 
 test: $(STAMP)
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest

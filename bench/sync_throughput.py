@@ -149,14 +149,14 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     for rep in range(REPEATS):  # interleaved, each into a fresh tenant of the same table; medians reported
         ours_tenant, ours_run = _tenant_and_run(url, f"ours-{n}-{rep}")
 
-        def ours() -> None:
+        def ours(tenant: int = ours_tenant, run: int = ours_run) -> None:
             for start in range(0, n, batch):
                 with db.transaction() as conn:
-                    item_writer.write(conn, ours_tenant, ours_run, rows[start:start + batch])
+                    item_writer.write(conn, tenant, run, rows[start:start + batch])
 
         ours_times.append(timed(ours))
         copy_tenant, _ = _tenant_and_run(url, f"copy-{n}-{rep}")
-        copy_times.append(timed(lambda: raw_copy(url, copy_tenant, rows)))
+        copy_times.append(timed(lambda tenant=copy_tenant: raw_copy(url, tenant, rows)))
     db.close()
     t_ours, t_copy = statistics.median(ours_times), statistics.median(copy_times)
 
@@ -217,7 +217,7 @@ def resync_with_changes(url: str, n: int, changed_every: int = 10, row_by_row_ma
     copy_times = []
     for rep in range(REPEATS):
         copy_tenant, _ = _tenant_and_run(url, f"copy-again-{n}-{rep}")
-        copy_times.append(timed(lambda: raw_copy(url, copy_tenant, second)))
+        copy_times.append(timed(lambda tenant=copy_tenant: raw_copy(url, tenant, second)))
     t_copy = statistics.median(copy_times)
     rbr_n = min(n, row_by_row_max)
     rbr_tenant, rbr_run, rbr_db = prepared("rbr")

@@ -118,6 +118,7 @@ class EmbeddedPostgres:
         if not self.initialised():
             self._run(self._cmd("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
                                 "-E", "UTF8", "--locale=C.UTF-8"))
+        self._write_hba()
         options = [
             f"-p {self.port}",
             f"-c listen_addresses={self.host}",
@@ -131,6 +132,19 @@ class EmbeddedPostgres:
                             "-w", "-t", "60", "start"))
         self._wait_ready()
         return self
+
+    def _write_hba(self) -> None:
+        """The superuser `postgres` is trusted (a local development server); every other role signs in with
+        its password, as on a real server, so that wrong or rotated credentials are refused here too."""
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text("# written by invsync_dev.embedded_pg\n"
+                       "local all postgres trust\n"
+                       "host  all postgres 127.0.0.1/32 trust\n"
+                       "host  all postgres ::1/128 trust\n"
+                       "local all all scram-sha-256\n"
+                       "host  all all 127.0.0.1/32 scram-sha-256\n"
+                       "host  all all ::1/128 scram-sha-256\n")
+        self._chown(hba)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

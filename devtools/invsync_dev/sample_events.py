@@ -82,7 +82,8 @@ def env_json(database_url: str, aws_endpoint: str, graph_url: str, run_queue: st
     common = {"DATABASE_URL": database_url, "DATABASE_SECRET_ARN": "", "AWS_ENDPOINT_URL": aws_endpoint,
               "RUN_QUEUE_URL": run_queue, "FINALIZE_QUEUE_URL": finalize_queue, "GRAPH_BASE_URL": graph_url,
               "GRAPH_AUTHORITY_HOST": graph_url, "TENANT_SECRET_PREFIX": "inventory-sync/tenants/"}
-    return {"DispatchFunction": common, "RunSyncFunction": common, "FinalizeFunction": common}
+    return {"DispatchFunction": common, "RunSyncFunction": common, "FinalizeFunction": common,
+            "MigrateFunction": common}
 
 
 def write(root: Path = ROOT) -> None:

@@ -32,5 +32,11 @@ def test_sam_build_succeeds(tmp_path: Path) -> None:
     for package in ("boto3", "psycopg", "aws_lambda_powertools", "pydantic_settings", "psycopg_pool"):
         assert (layer / package).exists(), package
     assert not (layer / "invsync_dev").exists() and not (layer / "moto").exists()
-    for function in ("DispatchFunction", "RunSyncFunction", "FinalizeFunction"):
+    for function in ("DispatchFunction", "RunSyncFunction", "FinalizeFunction", "MigrateFunction"):
         assert (tmp_path / "build" / function / "app.py").exists()
+    # installed from the hash-locked requirements: exactly the pinned versions
+    pinned = dict(line.split(" ")[0].split("==") for line in
+                  (ROOT / "layers/common/requirements.txt").read_text().splitlines() if "==" in line)
+    for package, version in pinned.items():
+        dist = package.replace("-", "_").lower()
+        assert any(p.name.lower().startswith(f"{dist}-{version}.dist-info") for p in layer.iterdir()), package

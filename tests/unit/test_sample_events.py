@@ -24,7 +24,7 @@ def test_committed_events_match_the_generator() -> None:
     for name, event in sample_events.events().items():
         assert json.loads((ROOT / "events" / name).read_text()) == event, f"regenerate events/{name}"
     env = json.loads((ROOT / "env.json").read_text())
-    assert set(env) == {"DispatchFunction", "RunSyncFunction", "FinalizeFunction"}
+    assert set(env) == {"DispatchFunction", "RunSyncFunction", "FinalizeFunction", "MigrateFunction"}
     assert env == sample_events.default_env_json(), "regenerate env.json"
 
 

@@ -20,7 +20,7 @@ PARAMETERS = {"JwtIssuer": "https://login.microsoftonline.com/00000000-0000-0000
               "JwtAudience": "api://inventory-sync", "DatabaseSecretArn":
               "arn:aws:secretsmanager:eu-west-1:123456789012:secret:invsync-db-AbCdEf",
               "SubnetIds": "subnet-0123456789abcdef0", "SecurityGroupIds": "sg-0123456789abcdef0"}
-DATABASE_FUNCTIONS = ("DispatchFunction", "RunSyncFunction", "FinalizeFunction")
+DATABASE_FUNCTIONS = ("DispatchFunction", "RunSyncFunction", "FinalizeFunction", "MigrateFunction")
 
 
 class _NoManagedPolicies:
@@ -93,6 +93,9 @@ def test_every_sqs_event_source_has_a_visibility_timeout_of_six_times_its_functi
 
 def test_every_function_reaching_postgresql_is_bounded(transformed) -> None:
     functions = _resources(transformed, "AWS::Lambda::Function")
+    # every function gets the database's secret (Globals): the list above must name them all
+    assert {n for n, f in functions.items() if "DATABASE_SECRET_ARN" in f["Properties"]["Environment"]["Variables"]
+            } == set(DATABASE_FUNCTIONS)
     mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
     for name in DATABASE_FUNCTIONS:
         props = functions[name]["Properties"]
@@ -140,3 +143,29 @@ def test_finalize_sends_to_no_queue(transformed) -> None:
     role = _resources(transformed, "AWS::IAM::Role")["FinalizeFunctionRole"]["Properties"]
     actions = json.dumps(role.get("Policies", []))
     assert "sqs:SendMessage" not in actions
+
+
+def test_the_schema_migrates_on_every_deploy_before_the_code_that_needs_it(transformed) -> None:
+    migration = transformed["Resources"]["SchemaMigration"]
+    props = migration["Properties"]
+    assert migration["Type"].startswith("Custom::")
+    assert _target(props["ServiceToken"]) == "MigrateFunction"
+    # a new layer version (new migrations) changes the property, so CloudFormation sends an Update
+    layer = _target(props["SchemaVersion"])
+    assert transformed["Resources"][layer]["Type"] == "AWS::Lambda::LayerVersion"
+    assert int(props["ServiceTimeout"]) * 1000 > int(
+        transformed["Resources"]["MigrateFunction"]["Properties"]["Timeout"]) * 1000
+    for name in ("DispatchFunction", "RunSyncFunction", "FinalizeFunction"):
+        assert "SchemaMigration" in transformed["Resources"][name].get("DependsOn", []), name
+
+
+def test_the_sample_samconfig_names_only_parameters_the_template_has() -> None:
+    import tomllib
+
+    sample = tomllib.loads((ROOT / "samconfig.example.toml").read_text())
+    overrides = sample["default"]["deploy"]["parameters"]["parameter_overrides"]
+    template = cfn_yaml.load(str(ROOT / "template.yaml"))
+    named = [entry.split("=", 1)[0] for entry in overrides]
+    assert named and set(named) <= set(template["Parameters"])
+    required = {name for name, p in template["Parameters"].items() if "Default" not in p}
+    assert required <= set(named), required - set(named)

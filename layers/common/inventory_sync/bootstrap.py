@@ -50,7 +50,7 @@ def build(*required: str, application_name: str = "invsync") -> Container:
         registry = filter_runtime(settings.enabled_policy_types, settings.disabled_policy_types)
     except UnknownPolicyTypes as exc:
         raise ConfigError(f"ENABLED_POLICY_TYPES/DISABLED_POLICY_TYPES: {exc}") from None
-    db = Database(settings.database_conninfo(), statement_timeout_ms=settings.db_statement_timeout_ms,
+    db = Database(settings.database_source(), statement_timeout_ms=settings.db_statement_timeout_ms,
                   application_name=application_name, connect_timeout=settings.db_connect_timeout_seconds,
                   max_size=settings.db_pool_max_size)
     return Container(settings, db, registry)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import boto3
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from inventory_sync.db.credentials import FixedConninfo
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -22,6 +23,14 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     database_secret_arn: str | None = None
+    # with an RDS-managed secret (username and password only): where the database is
+    database_host: str | None = None
+    database_port: int | None = Field(default=None, ge=1, le=65535)
+    database_name: str | None = None
+    # overrides the secret's sslmode (default require); verify-full with the RDS CA bundle where available
+    database_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    # how long a read of the database secret is reused (an authentication failure re-reads it at once)
+    database_secret_max_age_seconds: int = Field(default=300, ge=0)
     run_queue_url: str | None = None
     finalize_queue_url: str | None = None
     tenant_secret_prefix: str = "inventory-sync/tenants/"
@@ -57,6 +66,11 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return tuple(value)  # type: ignore[arg-type]
 
+    @field_validator("database_host", "database_port", "database_name", "database_sslmode", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # a template parameter left empty
+
     @field_validator("graph_base_url", "graph_authority_host")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -76,32 +90,26 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
         return self
 
-    def database_conninfo(self) -> str:
-        """The libpq connection string, from DATABASE_URL or the RDS-style secret."""
+    def database_source(self) -> FixedConninfo:
+        """Where connection strings come from: DATABASE_URL, or the secret (read now, so that a bad one
+        is a configuration error at start-up, then again whenever its cached read is older than the max age
+        or the server refused its credentials)."""
+        from inventory_sync.db.credentials import CredentialsError, FixedConninfo, SecretConninfo
+
         if self.database_url:
-            return self.database_url
-        return _conninfo_from_secret(self.database_secret_arn or "")
+            return FixedConninfo(self.database_url)
+        source = SecretConninfo(self.database_secret_arn or "", host=self.database_host, port=self.database_port,
+                                dbname=self.database_name, sslmode=self.database_sslmode,
+                                max_age=self.database_secret_max_age_seconds)
+        try:
+            source.conninfo()
+        except CredentialsError as exc:
+            raise ConfigError(str(exc)) from None
+        return source
 
-
-def _conninfo_from_secret(arn: str) -> str:
-    from psycopg.conninfo import make_conninfo
-
-    raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-    try:
-        secret = json.loads(raw)
-        return make_conninfo(
-            host=secret["host"],
-            port=str(secret.get("port", 5432)),
-            user=secret["username"],
-            password=secret["password"],
-            dbname=secret.get("dbname", "postgres"),
-            sslmode=secret.get("sslmode", "require"),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        # never echo the secret itself
-        raise ConfigError(
-            "DATABASE_SECRET_ARN: secret must be JSON with host, port, username, password, dbname"
-        ) from exc
+    def database_conninfo(self) -> str:
+        """The libpq connection string, from DATABASE_URL or the secret."""
+        return self.database_source().conninfo()
 
 
 def load_settings(*required: str) -> Settings:

@@ -3,6 +3,9 @@
 * ``Database`` keeps one pooled connection per execution environment (psycopg_pool with
   ``max_size=1``). The pool checks it before each use, so a connection the server closed
   while the environment was frozen is replaced instead of failing the invocation.
+* Credentials come from a source (``db/credentials.py``): every new connection asks it for the
+  connection string, and a connection refused for its credentials is retried once with fresh ones,
+  so a rotated secret costs one failed attempt, not an invocation.
 * ``lock_session`` opens a *dedicated* autocommit connection for an advisory lock: the lock
   is taken and released on the same session, the session never sits idle in a transaction,
   and TCP keepalives plus ``idle_session_timeout`` bound how long a dead holder keeps it.
@@ -17,6 +20,8 @@ from collections.abc import Iterator
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
+
+from inventory_sync.db.credentials import FixedConninfo
 
 # Client-side keepalives: a peer that vanishes is noticed in about idle + interval * count seconds.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
@@ -36,19 +41,24 @@ def _with_options(conninfo: str, application_name: str, **gucs: object) -> str:
 class Database:
     """The service's transactional connection (one per process), with statement timeouts."""
 
-    def __init__(self, conninfo: str, *, statement_timeout_ms: int = 30_000, application_name: str = "invsync",
-                 max_size: int = 1, connect_timeout: float = 10.0) -> None:
-        self.conninfo = conninfo
+    def __init__(self, conninfo: str | FixedConninfo, *, statement_timeout_ms: int = 30_000,
+                 application_name: str = "invsync", max_size: int = 1, connect_timeout: float = 10.0) -> None:
+        self.source = conninfo if isinstance(conninfo, FixedConninfo) else FixedConninfo(conninfo)
         self._application_name = application_name
-        self._pooled = _with_options(
-            conninfo,
-            application_name,
-            statement_timeout=statement_timeout_ms,
-            idle_in_transaction_session_timeout=max(statement_timeout_ms, 60_000),
-            lock_timeout=statement_timeout_ms,
-        )
+        gucs = {"statement_timeout": statement_timeout_ms,
+                "idle_in_transaction_session_timeout": max(statement_timeout_ms, 60_000),
+                "lock_timeout": statement_timeout_ms}
+        source = self.source
+
+        class _Connection(psycopg.Connection):  # how the pool connects: through the credentials source
+            @classmethod
+            def connect(cls, conninfo: str = "", **kwargs: object) -> _Connection:  # type: ignore[override]
+                opener = super().connect
+                return source.open(lambda info: opener(_with_options(info, application_name, **gucs),
+                                                       **kwargs))  # type: ignore[arg-type]
+
         self._pool = ConnectionPool(
-            self._pooled,
+            connection_class=_Connection,
             min_size=0,
             max_size=max_size,
             open=False,
@@ -58,6 +68,11 @@ class Database:
         )
         self._open_lock = threading.Lock()
         self._opened = False
+
+    @property
+    def conninfo(self) -> str:
+        """The current connection string (tools and tests that connect on their own)."""
+        return self.source.conninfo()
 
     def _ensure_open(self) -> None:
         if not self._opened:
@@ -76,13 +91,10 @@ class Database:
     @contextlib.contextmanager
     def lock_session(self, *, idle_session_timeout_ms: int) -> Iterator[psycopg.Connection]:
         """A dedicated autocommit session for advisory locks, closed (releasing them) on exit."""
-        conninfo = _with_options(
-            self.conninfo,
-            self._application_name + "-lock",
-            idle_session_timeout=idle_session_timeout_ms,
-            statement_timeout=10_000,
-        )
-        conn = psycopg.connect(conninfo, autocommit=True)
+        conn = self.source.open(lambda info: psycopg.connect(
+            _with_options(info, self._application_name + "-lock", idle_session_timeout=idle_session_timeout_ms,
+                          statement_timeout=10_000),
+            autocommit=True))
         try:
             yield conn
         finally:

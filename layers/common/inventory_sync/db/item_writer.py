@@ -178,15 +178,15 @@ def _insert_new(cur: psycopg.Cursor, tenant_id: int, run_id: int, new: list[Item
                         "::text, ',') FROM generate_series(1, %s)", (len(new),), prepare=False).fetchone()
     item_ids = [int(i) for i in drawn[0].split(",")] if drawn and drawn[0] else []
     try:
-        with cur.connection.transaction():  # a savepoint: a unique violation undoes this part only
-            # COPY writes the identity column as given (INSERT would need OVERRIDING SYSTEM VALUE)
-            with cur.copy("COPY inventory_items (id, tenant_id, policy_type, external_id, display_name, category,"
-                          " platform, payload, content_hash, assignments_hash, payload_hash, last_seen_run_id)"
-                          " FROM STDIN") as copy:
-                for item_id, r in zip(item_ids, new, strict=True):
-                    copy.write_row((item_id, tenant_id, r.policy_type, r.external_id, r.display_name, r.category,
-                                    r.platform, r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash,
-                                    run_id))
+        # a savepoint: a unique violation undoes this part only. COPY writes the identity column as given
+        # (INSERT would need OVERRIDING SYSTEM VALUE)
+        with cur.connection.transaction(), cur.copy(
+                "COPY inventory_items (id, tenant_id, policy_type, external_id, display_name, category, platform,"
+                " payload, content_hash, assignments_hash, payload_hash, last_seen_run_id) FROM STDIN") as copy:
+            for item_id, r in zip(item_ids, new, strict=True):
+                copy.write_row((item_id, tenant_id, r.policy_type, r.external_id, r.display_name, r.category,
+                                r.platform, r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash,
+                                run_id))
     except psycopg.errors.UniqueViolation:
         return None
     return {_Changed(item_id, ChangeKind.ADDED, None, None): r for item_id, r in zip(item_ids, new, strict=True)}

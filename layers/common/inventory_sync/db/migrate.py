@@ -74,29 +74,35 @@ def status(conninfo: str) -> MigrationStatus:
     )
 
 
-def migrate(conninfo: str) -> list[str]:
-    """Apply pending migrations; returns the ones this call applied (empty when up to date)."""
-    done: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+def migrate(conninfo: str, timeout_ms: int | None = None) -> list[str]:
+    """Apply pending migrations, all in one transaction (a failure leaves the schema as it was); returns the
+    ones this call applied (empty when up to date). With `timeout_ms`, waiting for the lock and each statement
+    are bounded by it (a deploy must answer before its function's own timeout)."""
+    options = {"options": f"-c lock_timeout={timeout_ms} -c statement_timeout={timeout_ms}"} if timeout_ms else {}
+    with psycopg.connect(conninfo, autocommit=True, **options) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             conn.execute(_CREATE_TABLE)
             applied = _applied(conn)
+            pending = []
             for migration in available_migrations():
                 recorded = applied.get(migration.version)
-                if recorded is not None:
-                    if recorded != migration.checksum:
+                if recorded is None:
+                    pending.append(migration)
+                elif recorded != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.version}_{migration.name} changed after it was applied")
+            with conn.transaction():
+                for migration in pending:
+                    try:
+                        conn.execute(migration.sql)
+                    except psycopg.Error as exc:
                         raise MigrationError(
-                            f"migration {migration.version}_{migration.name} changed after it was applied"
-                        )
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql)
+                            f"migration {migration.version}_{migration.name} failed: {exc}") from exc
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
                     )
-                done.append(f"{migration.version}_{migration.name}")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
-    return done
+    return [f"{m.version}_{m.name}" for m in pending]

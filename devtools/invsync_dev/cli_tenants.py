@@ -1,7 +1,14 @@
 """``invsync tenants …`` and ``invsync members …``: onboarding without SQL.
 
-Needs DATABASE_URL and AWS credentials for Secrets Manager (AWS_ENDPOINT_URL for an emulator). A
-client secret is read from standard input or a file, never from an argument or the environment,
+Two modes, the same commands and rules:
+
+* against a deployed stack (or the local one) over its HTTP API: ``--api-url`` and ``--token`` (or
+  INVSYNC_API_URL and INVSYNC_TOKEN); the token's holder must be a platform administrator, or the
+  tenant's owner for its credential and members;
+* straight to the local stack's PostgreSQL and Secrets Manager: DATABASE_URL and AWS credentials
+  (AWS_ENDPOINT_URL for an emulator), when no API URL is given.
+
+A client secret is read from standard input or a file, never from an argument or the environment,
 and never echoed.
 """
 
@@ -65,6 +72,31 @@ def _store_secret(tenant_id: int, value: dict[str, str]) -> None:
         client.put_secret_value(SecretId=name, SecretString=body)
 
 
+def _api(args: argparse.Namespace):
+    """The API client when the command runs against an API, else None (direct database mode)."""
+    if not getattr(args, "api_url", None):
+        return None
+    from invsync_dev.demo import ApiClient
+
+    if not args.token:
+        raise SystemExit("invsync: a bearer token is needed with --api-url (--token or INVSYNC_TOKEN)")
+    return ApiClient(args.api_url, args.token)
+
+
+def _credential_body(client_id: str, secret: dict[str, str]) -> dict[str, str]:
+    return {"client_id": client_id, **secret}
+
+
+def _all_tenants(api) -> list[dict]:
+    found, cursor = [], None
+    while True:
+        page = api.call("GET", "/tenants?limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found
+
+
 def _tenant_or_exit(conn: psycopg.Connection, tenant_id: int):
     tenant = tenants.get(conn, tenant_id)
     if tenant is None:
@@ -74,6 +106,13 @@ def _tenant_or_exit(conn: psycopg.Connection, tenant_id: int):
 
 def cmd_add(args: argparse.Namespace) -> int:
     secret = _read_secret(args)
+    api = _api(args)
+    if api:
+        tenant = api.call("POST", "/tenants", {"name": args.name, "graph_tenant_id": args.graph_tenant_id,
+                                               "credential": _credential_body(args.client_id, secret),
+                                               "scheduled_sync_enabled": not args.no_schedule}, expect=(201,))
+        print(f"tenant {tenant['id']} added: {tenant['name']} ({tenant['graph_tenant_id']}), credential stored")
+        return 0
     stored = None
     try:
         with psycopg.connect(_url()) as conn:  # one transaction: the row exists only if the secret does
@@ -91,6 +130,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if api:
+        rows = [[t["id"], t["name"], t["graph_tenant_id"], t["status"], t["scheduled_sync_enabled"], t["role"] or "-"]
+                for t in _all_tenants(api)]
+        print(table(["id", "name", "graph tenant", "status", "scheduled", "your role"], rows))
+        return 0
     with psycopg.connect(_url()) as conn:
         rows = conn.execute("SELECT id, name, graph_tenant_id, status, scheduled_sync_enabled FROM tenants"
                             " ORDER BY id").fetchall()
@@ -99,6 +144,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if api:
+        tenant = api.call("GET", f"/tenants/{args.tenant_id}")
+        print(f"tenant {tenant['id']}: {tenant['name']}")
+        for label, value in (("graph tenant", tenant["graph_tenant_id"]), ("client id", tenant["graph_client_id"]),
+                             ("status", tenant["status"]), ("scheduled", "on" if tenant["scheduled_sync_enabled"]
+                                                            else "off"), ("your role", tenant["role"] or "-")):
+            print(f"  {label:<13} {value}")
+        members = api.call("GET", f"/tenants/{args.tenant_id}/members", expect=(200, 403))
+        if isinstance(members, dict) and "items" in members:
+            print(table(["subject", "email", "role"],
+                        [[m["subject"], m["email"], m["role"]] for m in members["items"]]))
+        return 0
     with psycopg.connect(_url()) as conn:
         tenant = _tenant_or_exit(conn, args.tenant_id)
         members = conn.execute("SELECT u.subject, u.email, m.role FROM tenant_memberships m JOIN users u ON"
@@ -117,14 +175,27 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_set_secret(args: argparse.Namespace) -> int:
     secret = _read_secret(args)
+    api = _api(args)
+    if api:
+        client_id = args.client_id or api.call("GET", f"/tenants/{args.tenant_id}")["graph_client_id"]
+        api.call("PUT", f"/tenants/{args.tenant_id}/credential", _credential_body(client_id, secret), expect=(204,))
+        print(f"credential of tenant {args.tenant_id} replaced")
+        return 0
     with psycopg.connect(_url()) as conn:
         _tenant_or_exit(conn, args.tenant_id)
-    _store_secret(args.tenant_id, secret)
+        if args.client_id:
+            tenants.update(conn, args.tenant_id, {"graph_client_id": args.client_id})
+        _store_secret(args.tenant_id, secret)  # inside the transaction: a refused secret changes nothing
     print(f"credential of tenant {args.tenant_id} replaced")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if api:
+        api.call("PATCH", f"/tenants/{args.tenant_id}", {"status": "active" if args.action == "enable" else "inactive"})
+        print(f"tenant {args.tenant_id} {args.action}d")
+        return 0
     with psycopg.connect(_url()) as conn:
         _tenant_or_exit(conn, args.tenant_id)
         tenants.set_status(conn, args.tenant_id, "active" if args.action == "enable" else "inactive")
@@ -133,6 +204,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if api:
+        api.call("PATCH", f"/tenants/{args.tenant_id}", {"scheduled_sync_enabled": args.state == "on"})
+        print(f"scheduled sync of tenant {args.tenant_id}: {args.state}")
+        return 0
     with psycopg.connect(_url()) as conn:
         _tenant_or_exit(conn, args.tenant_id)
         conn.execute("UPDATE tenants SET scheduled_sync_enabled = %s, updated_at = now() WHERE id = %s",
@@ -142,6 +218,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if api:
+        checked = api.call("GET", f"/tenants/{args.tenant_id}/permission-check?refresh=true")
+        rows = [[p["key"], p["category"], p["result"], p.get("permission") if p["result"] == "forbidden" else ""]
+                for p in checked.get("probes", [])]
+        print(table(["type", "category", "result", "missing permission"], rows))
+        missing = checked.get("missing_permissions") or []
+        if missing:
+            print(f"\nGrant the app these application permissions and an admin consent: {', '.join(missing)}")
+            return 1
+        return 0
     from inventory_sync import bootstrap
     from inventory_sync.services import permissions
 
@@ -164,7 +251,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _members_over_api(api, args: argparse.Namespace) -> int:
+    path = f"/tenants/{args.tenant}/members"
+    if args.members_command == "list":
+        rows = [[m["subject"], m["email"], m["name"], m["role"]] for m in api.call("GET", path)["items"]]
+        print(table(["subject", "email", "name", "role"], rows))
+        return 0
+    if args.members_command == "add":
+        api.call("PUT", path, {"subject": args.subject, "email": args.email, "role": args.role}, expect=(200, 201))
+        print(f"{args.subject} is {args.role} of tenant {args.tenant}")
+        return 0
+    found = [m for m in api.call("GET", path)["items"] if m["subject"] == args.subject]
+    if not found:
+        raise SystemExit(f"invsync: {args.subject} is not a member of tenant {args.tenant}")
+    api.call("DELETE", f"{path}/{found[0]['user_id']}", expect=(204,))
+    print(f"{args.subject} removed from tenant {args.tenant}")
+    return 0
+
+
 def cmd_members(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if api:
+        return _members_over_api(api, args)
     with psycopg.connect(_url()) as conn:
         _tenant_or_exit(conn, args.tenant)
         if args.members_command == "list":
@@ -186,10 +294,18 @@ def cmd_members(args: argparse.Namespace) -> int:
         return 0
 
 
+def _remote(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--api-url", default=os.environ.get("INVSYNC_API_URL"),
+                        help="run against this HTTP API (default $INVSYNC_API_URL; none: straight to $DATABASE_URL)")
+    parser.add_argument("--token", default=os.environ.get("INVSYNC_TOKEN"),
+                        help="bearer token for --api-url (default $INVSYNC_TOKEN)")
+    return parser
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("tenants", help="add and manage tenants").add_subparsers(dest="tenants_command",
                                                                                  required=True)
-    p = t.add_parser("add", help="add a tenant and store its app credential")
+    p = _remote(t.add_parser("add", help="add a tenant and store its app credential"))
     p.add_argument("--name", required=True)
     p.add_argument("--graph-tenant-id", required=True, help="the Entra directory id or primary domain")
     p.add_argument("--client-id", required=True, help="the app registration's application (client) id")
@@ -199,32 +315,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--certificate", help="a PEM file with the app's certificate and private key")
     p.add_argument("--no-schedule", action="store_true", help="leave it out of scheduled syncs")
     p.set_defaults(func=cmd_add)
-    t.add_parser("list", help="all tenants").set_defaults(func=cmd_list)
-    p = t.add_parser("show", help="one tenant, its members and last run")
+    _remote(t.add_parser("list", help="all tenants")).set_defaults(func=cmd_list)
+    p = _remote(t.add_parser("show", help="one tenant, its members and last run"))
     p.add_argument("tenant_id", type=int)
     p.set_defaults(func=cmd_show)
-    p = t.add_parser("set-secret", help="replace a tenant's client secret")
+    p = _remote(t.add_parser("set-secret", help="replace a tenant's client secret"))
     p.add_argument("tenant_id", type=int)
+    p.add_argument("--client-id", help="with a new app registration: its client id (default: the tenant's)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--client-secret-stdin", action="store_true")
     source.add_argument("--client-secret-file")
     source.add_argument("--certificate", help="a PEM file with the app's certificate and private key")
     p.set_defaults(func=cmd_set_secret)
     for action in ("enable", "disable"):
-        p = t.add_parser(action, help=f"{action} syncs of a tenant")
+        p = _remote(t.add_parser(action, help=f"{action} syncs of a tenant"))
         p.add_argument("tenant_id", type=int)
         p.set_defaults(func=cmd_status, action=action)
-    p = t.add_parser("schedule", help="include in or leave out of scheduled syncs")
+    p = _remote(t.add_parser("schedule", help="include in or leave out of scheduled syncs"))
     p.add_argument("tenant_id", type=int)
     p.add_argument("state", choices=["on", "off"])
     p.set_defaults(func=cmd_schedule)
-    p = t.add_parser("check", help="probe every enabled policy type: which Graph permissions are missing")
+    p = _remote(t.add_parser("check", help="probe every enabled policy type: which Graph permissions are missing"))
     p.add_argument("tenant_id", type=int)
     p.set_defaults(func=cmd_check)
 
     m = sub.add_parser("members", help="tenant memberships").add_subparsers(dest="members_command", required=True)
     for name in ("add", "remove", "list"):
-        p = m.add_parser(name)
+        p = _remote(m.add_parser(name))
         p.add_argument("--tenant", type=int, required=True)
         if name != "list":
             p.add_argument("--subject", required=True, help="the user's JWT oid/sub")

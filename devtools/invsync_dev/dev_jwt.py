@@ -11,6 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inventory_sync.api.local_auth import AUDIENCE, ISSUER, verify
 
+# ADMIN_GROUP_ID of the local stack: the demo operator's token carries it, so they administer the platform
+LOCAL_ADMIN_GROUP = "invsync-platform-admins"
+
 
 class DevSigner:
     def __init__(self, key_path: Path) -> None:
@@ -24,10 +27,13 @@ class DevSigner:
             key_path.chmod(0o600)
         self._public = self._key.public_key()
 
-    def token(self, subject: str, email: str, name: str, lifetime: int = 12 * 3600) -> str:
+    def token(self, subject: str, email: str, name: str, lifetime: int = 12 * 3600,
+              groups: list[str] | None = None) -> str:
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "email": email, "name": name, "iat": now,
-                  "nbf": now, "exp": now + lifetime}
+        claims: dict[str, object] = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "email": email, "name": name,
+                                     "iat": now, "nbf": now, "exp": now + lifetime}
+        if groups:
+            claims["groups"] = groups
         return jwt.encode(claims, self._key, algorithm="RS256")
 
     def verify(self, token: str) -> dict[str, str] | None:

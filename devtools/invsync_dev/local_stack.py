@@ -18,7 +18,7 @@ import psycopg
 from inventory_sync import bootstrap
 from inventory_sync.db import migrate as migrations
 from inventory_sync.db import tenants
-from invsync_dev.dev_jwt import DevSigner
+from invsync_dev.dev_jwt import LOCAL_ADMIN_GROUP, DevSigner
 from invsync_dev.embedded_pg import EmbeddedPostgres, free_port
 from invsync_dev.graph_standin import GraphStandIn, demo_counts
 from invsync_dev.http_api import LocalHttpApi
@@ -122,6 +122,8 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             # the local HTTP API serves requests on threads of one process; Lambda would run one per environment
             "DB_POOL_MAX_SIZE": os.environ.get("DB_POOL_MAX_SIZE", "8"),
+            # the demo operator administers the local platform (their token carries this group)
+            "ADMIN_GROUP_ID": LOCAL_ADMIN_GROUP,
         }
         os.environ.update(self.env)
         self.queues = self._create_queues()
@@ -217,7 +219,8 @@ class LocalStack:
             secrets.create_secret(Name=name, SecretString=value)
         except secrets.exceptions.ResourceExistsException:
             secrets.put_secret_value(SecretId=name, SecretString=value)
-        return Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator"))
+        return Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator",
+                                                 groups=[LOCAL_ADMIN_GROUP]))
 
     def env_json(self, host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke/start-api --env-vars` for functions in containers that reach this stack's

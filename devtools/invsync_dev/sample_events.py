@@ -13,6 +13,7 @@ from inventory_sync.api.local_auth import AUDIENCE, ISSUER
 from inventory_sync.domain.registry import filter_runtime
 from inventory_sync.domain.selection import SelectionRequest, normalise
 from invsync_dev.container_bridge import STACK_HOST
+from invsync_dev.dev_jwt import LOCAL_ADMIN_GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT_ID = 1
@@ -20,9 +21,11 @@ BULK_ID = 1
 MOTO_ACCOUNT = "123456789012"  # the AWS emulator's default account
 CLAIMS = {"sub": "demo-operator", "email": "operator@contoso-demo.example", "name": "Demo Operator",
           "iss": ISSUER, "aud": AUDIENCE}
+# a platform administrator, as API Gateway's JWT authorizer passes the groups claim on (one string)
+ADMIN_CLAIMS = {**CLAIMS, "groups": f"[{LOCAL_ADMIN_GROUP}]"}
 
 
-def _api(method: str, path: str, body: Any = None) -> dict[str, Any]:
+def _api(method: str, path: str, body: Any = None, claims: dict[str, str] = CLAIMS) -> dict[str, Any]:
     return {
         "version": "2.0", "routeKey": "ANY /{proxy+}", "rawPath": path, "rawQueryString": "",
         "headers": {"content-type": "application/json", "host": "localhost:3000"},
@@ -32,7 +35,7 @@ def _api(method: str, path: str, body: Any = None) -> dict[str, Any]:
                      "userAgent": "sam-local"},
             "requestId": "sample-request-1", "routeKey": "ANY /{proxy+}", "stage": "$default",
             "time": "27/Nov/2026:02:00:00 +0000", "timeEpoch": 1795744800000,
-            "authorizer": {"jwt": {"claims": CLAIMS, "scopes": None}},
+            "authorizer": {"jwt": {"claims": claims, "scopes": None}},
         },
         "pathParameters": {"proxy": path.lstrip("/")},
         "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
@@ -66,6 +69,14 @@ def events() -> dict[str, Any]:
                                             {"policy_types": ["deviceConfiguration", "mobileApp"]}),
         "dispatch_api_get_bulk_operation.json": _api("GET", f"/bulk-operations/{BULK_ID}"),
         "dispatch_api_list_runs.json": _api("GET", f"/tenants/{TENANT_ID}/inventory-syncs"),
+        "dispatch_api_list_tenants.json": _api("GET", "/tenants", claims=ADMIN_CLAIMS),
+        "dispatch_api_create_tenant.json": _api("POST", "/tenants", {
+            "name": "Fabrikam", "graph_tenant_id": "fabrikam.onmicrosoft.com",
+            "credential": {"client_id": "0b9e6a4c-1f2d-4e3a-9b8c-7d6e5f4a3b2c",
+                           "client_secret": "replace-with-the-app-registration-client-secret"}}, claims=ADMIN_CLAIMS),
+        "dispatch_api_put_member.json": _api("PUT", f"/tenants/{TENANT_ID}/members", {
+            "subject": "00000000-0000-0000-0000-0000000000b0", "email": "bob@contoso-demo.example",
+            "role": "operator"}, claims=ADMIN_CLAIMS),
         "dispatch_scheduled.json": {"kind": "scheduled_inventory_sync", "selection": {}},
         "dispatch_scheduled_envelope.json": scheduled_envelope,
         "run_sync_sqs.json": sqs_event(run_message(), "RunQueue"),
@@ -81,7 +92,8 @@ def env_json(database_url: str, aws_endpoint: str, graph_url: str, run_queue: st
     and region come from sam's own session: export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_DEFAULT_REGION)."""
     common = {"DATABASE_URL": database_url, "DATABASE_SECRET_ARN": "", "AWS_ENDPOINT_URL": aws_endpoint,
               "RUN_QUEUE_URL": run_queue, "FINALIZE_QUEUE_URL": finalize_queue, "GRAPH_BASE_URL": graph_url,
-              "GRAPH_AUTHORITY_HOST": graph_url, "TENANT_SECRET_PREFIX": "inventory-sync/tenants/"}
+              "GRAPH_AUTHORITY_HOST": graph_url, "TENANT_SECRET_PREFIX": "inventory-sync/tenants/",
+              "ADMIN_GROUP_ID": LOCAL_ADMIN_GROUP}
     return {"DispatchFunction": common, "RunSyncFunction": common, "FinalizeFunction": common,
             "MigrateFunction": common}
 

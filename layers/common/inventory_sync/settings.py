@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     database_host: str | None = None
     database_port: int | None = Field(default=None, ge=1, le=65535)
     database_name: str | None = None
+    # platform administrators: callers whose `groups` (or `roles`) claim holds this value; empty = none
+    admin_group_id: str | None = Field(default=None, max_length=255)
     # overrides the secret's sslmode (default require); verify-full with the RDS CA bundle where available
     database_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     # how long a read of the database secret is reused (an authentication failure re-reads it at once)
@@ -66,7 +68,8 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return tuple(value)  # type: ignore[arg-type]
 
-    @field_validator("database_host", "database_port", "database_name", "database_sslmode", mode="before")
+    @field_validator("database_host", "database_port", "database_name", "database_sslmode", "admin_group_id",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # a template parameter left empty

@@ -53,7 +53,9 @@ def verify(token: str, key: Any) -> dict[str, str] | None:
                                             options={"require": ["exp", "iss", "aud", "sub"]})
     except jwt.PyJWTError:
         return None
-    return {name: str(value) for name, value in claims.items()}
+    # API Gateway's JWT authorizer flattens an array claim (`groups`) into one string: "[a b c]"
+    return {name: "[" + " ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
+            for name, value in claims.items()}
 
 
 def authorize(event: dict[str, Any]) -> None:

@@ -196,3 +196,34 @@ class PermissionCheckOut(BaseModel):
     token_error: str | None
     missing_permissions: list[str]
     probes: list[ProbeOut]
+
+
+class TenantOut(BaseModel):
+    id: int
+    name: str
+    graph_tenant_id: str
+    graph_client_id: str
+    status: Literal["active", "inactive"]
+    scheduled_sync_enabled: bool
+    created_at: str
+    updated_at: str
+    role: Literal["owner", "operator", "reader"] | None = Field(
+        description="the caller's role in the tenant (null: a platform administrator who is not a member)")
+
+
+class TenantPage(BaseModel):
+    items: list[TenantOut]
+    next_cursor: str | None
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    subject: str
+    email: str | None
+    name: str | None
+    role: Literal["owner", "operator", "reader"]
+    created_at: str
+
+
+class MemberPage(BaseModel):
+    items: list[MemberOut]

@@ -23,21 +23,27 @@ from inventory_sync.api.models import (
     ChangePage,
     DispatchOut,
     ItemPage,
+    MemberOut,
+    MemberPage,
     PermissionCheckOut,
     PolicyTypesOut,
     Problem,
     RunOut,
     RunPage,
+    TenantOut,
+    TenantPage,
 )
 from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, validation_errors
 from inventory_sync.db.rows import User
 from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
 from inventory_sync.domain.selection import SelectionError, SelectionRequest
+from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
 from inventory_sync.errors import ServiceError, Unauthenticated
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services import permissions, queries
-from inventory_sync.services.access import OWNER_ROLES, Identity, require_member, resolve_user
+from inventory_sync.services.access import OWNER_ROLES, Caller, Identity, require_member, resolve_user
 from inventory_sync.services.dispatch import DispatchService
+from inventory_sync.services.tenant_admin import TenantAdmin
 from inventory_sync.settings import ConfigError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -80,8 +86,97 @@ def _session() -> Iterator[tuple[psycopg.Connection, User]]:
         yield conn, resolve_user(conn, identity)
 
 
+@contextlib.contextmanager
+def _as_caller() -> Iterator[tuple[psycopg.Connection, Caller]]:
+    """`_session`, knowing whether the caller administers the platform (ADMIN_GROUP_ID in groups or roles)."""
+    identity = _identity()
+    container = _container()
+    with container.db.transaction() as conn:
+        yield conn, Caller(resolve_user(conn, identity), identity.is_admin(container.settings.admin_group_id))
+
+
 def _correlation_id() -> str:
     return app.current_event.request_context.request_id
+
+
+def _tenant_admin() -> TenantAdmin:
+    return TenantAdmin(_container().credentials)
+
+
+# -- tenants, credentials and members (platform administrators; owners for credential and members) --------
+@app.post("/tenants", responses={201: {"description": "Created"}, **WRITE_ERRORS})
+def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
+    """Platform administrators: onboard a tenant with its Graph credential (kept in Secrets Manager only)."""
+    service = _tenant_admin()
+    stored: list[int] = []
+    try:
+        with _as_caller() as (conn, caller):
+            view = service.create(conn, caller, body, _correlation_id(), stored.append)
+    except psycopg.Error:
+        for tenant_id in stored:  # the commit failed after the credential was stored: take it back
+            service.forget_credential(tenant_id)
+        raise
+    return Response(201, content_types.APPLICATION_JSON, TenantOut.model_validate(view),
+                    headers={"Location": f"/tenants/{view['id']}"})
+
+
+@app.get("/tenants", responses=READ_ERRORS)
+def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
+    """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
+    with _as_caller() as (conn, caller):
+        rows = _tenant_admin().list(conn, caller, queries.decode_cursor(cursor), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TenantPage.model_validate({"items": rows,
+                                      "next_cursor": queries.encode_cursor(rows[-1]["id"]) if more else None})
+
+
+@app.get("/tenants/<tenant_id>", responses=READ_ERRORS)
+def get_tenant(tenant_id: Id) -> TenantOut:
+    """One tenant (members and platform administrators)."""
+    with _as_caller() as (conn, caller):
+        return TenantOut.model_validate(_tenant_admin().get(conn, caller, tenant_id))
+
+
+@app.patch("/tenants/<tenant_id>", responses={200: {"description": "OK"}, **WRITE_ERRORS})
+def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> TenantOut:
+    """Platform administrators: rename, enable/disable (`status`), include in scheduled syncs or not."""
+    with _as_caller() as (conn, caller):
+        return TenantOut.model_validate(_tenant_admin().update(conn, caller, tenant_id, body, _correlation_id()))
+
+
+@app.put("/tenants/<tenant_id>/credential", responses={204: {"description": "Stored"}, **WRITE_ERRORS})
+def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
+    """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
+    with _as_caller() as (conn, caller):
+        _tenant_admin().set_credential(conn, caller, tenant_id, body, _correlation_id())
+    container = _container()
+    container.permission_reports.forget(tenant_id)
+    return Response(204, None, "")
+
+
+@app.get("/tenants/<tenant_id>/members", responses={**READ_ERRORS, **_errors(403)})
+def list_members(tenant_id: Id) -> MemberPage:
+    """Platform administrators and the tenant's owners: who may do what."""
+    with _as_caller() as (conn, caller):
+        return MemberPage.model_validate({"items": _tenant_admin().members(conn, caller, tenant_id)})
+
+
+@app.put("/tenants/<tenant_id>/members",
+         responses={200: {"description": "Changed"}, 201: {"description": "Added"}, **WRITE_ERRORS})
+def put_member(tenant_id: Id, body: Annotated[MemberIn, Body()]) -> Response[MemberOut]:
+    """Platform administrators and the tenant's owners: add a member or change their role."""
+    with _as_caller() as (conn, caller):
+        created, view = _tenant_admin().put_member(conn, caller, tenant_id, body, _correlation_id())
+    return Response(201 if created else 200, content_types.APPLICATION_JSON, MemberOut.model_validate(view))
+
+
+@app.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: {"description": "Removed"}, **WRITE_ERRORS})
+def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
+    """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
+    with _as_caller() as (conn, caller):
+        _tenant_admin().remove_member(conn, caller, tenant_id, user_id, _correlation_id())
+    return Response(204, None, "")
 
 
 @app.post("/tenants/<tenant_id>/inventory-syncs", responses={202: {"description": "Dispatched"}, **WRITE_ERRORS})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
 from inventory_sync.db.rows import Tenant, User
 
@@ -88,3 +88,67 @@ def remove_membership(conn: psycopg.Connection, tenant_id: int, user_id: int) ->
 def tenant_ids_of_user(conn: psycopg.Connection, user_id: int) -> list[int]:
     return [r[0] for r in conn.execute(
         "SELECT tenant_id FROM tenant_memberships WHERE user_id = %s ORDER BY tenant_id", (user_id,)).fetchall()]
+
+
+_VIEW_COLS = ("t.id, t.name, t.graph_tenant_id, t.graph_client_id, t.status, t.scheduled_sync_enabled,"
+              " t.created_at, t.updated_at")
+
+
+def view(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict | None:
+    """The tenant with the caller's role in it (None when not a member)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {_VIEW_COLS}, m.role FROM tenants t LEFT JOIN tenant_memberships m"
+            " ON m.tenant_id = t.id AND m.user_id = %s WHERE t.id = %s", (user_id, tenant_id)).fetchone()
+
+
+def list_views(conn: psycopg.Connection, user_id: int, *, every_tenant: bool, after_id: int | None,
+               limit: int) -> list[dict]:
+    """Tenants in id order with the caller's role: all of them (administrators) or the caller's own."""
+    join = "LEFT JOIN" if every_tenant else "JOIN"
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {_VIEW_COLS}, m.role FROM tenants t {join} tenant_memberships m"
+            " ON m.tenant_id = t.id AND m.user_id = %(user)s"
+            " WHERE (%(after)s::bigint IS NULL OR t.id > %(after)s) ORDER BY t.id LIMIT %(limit)s",
+            {"user": user_id, "after": after_id, "limit": limit}).fetchall()
+
+
+def update(conn: psycopg.Connection, tenant_id: int, changes: dict[str, object]) -> tuple[dict, dict] | None:
+    """Apply `changes` (name, status, scheduled_sync_enabled, graph_client_id) to the locked row; returns the
+    changed fields (before, after), or None for an unknown tenant."""
+    allowed = {"name", "status", "scheduled_sync_enabled", "graph_client_id"}
+    assert set(changes) <= allowed, set(changes) - allowed
+    with conn.cursor(row_factory=dict_row) as cur:
+        before = cur.execute("SELECT name, status, scheduled_sync_enabled, graph_client_id FROM tenants"
+                             " WHERE id = %s FOR UPDATE", (tenant_id,)).fetchone()
+        if before is None:
+            return None
+        changed = {k: v for k, v in changes.items() if before[k] != v}
+        if changed:
+            assignments = ", ".join(f"{name} = %({name})s" for name in changed)
+            cur.execute(f"UPDATE tenants SET {assignments}, updated_at = now() WHERE id = %(id)s",
+                        {**changed, "id": tenant_id})
+    return {k: before[k] for k in changed}, changed
+
+
+def members(conn: psycopg.Connection, tenant_id: int) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT u.id AS user_id, u.subject, u.email, u.name, m.role, m.created_at FROM tenant_memberships m"
+            " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = %s ORDER BY u.id", (tenant_id,)).fetchall()
+
+
+def member(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT u.id AS user_id, u.subject, u.email, u.name, m.role, m.created_at FROM tenant_memberships m"
+            " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = %s AND m.user_id = %s",
+            (tenant_id, user_id)).fetchone()
+
+
+def lock_memberships(conn: psycopg.Connection, tenant_id: int) -> list[tuple[int, str]]:
+    """The tenant's (user id, role) pairs, locked against concurrent membership changes (last-owner rule)."""
+    conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant_id,))
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT user_id, role FROM tenant_memberships WHERE tenant_id = %s", (tenant_id,)).fetchall()]

@@ -11,6 +11,7 @@ import psycopg
 from inventory_sync.db import tenants
 from inventory_sync.db.audit import Actor
 from inventory_sync.db.rows import Tenant, User
+from inventory_sync.domain.tenancy import claim_values
 from inventory_sync.errors import Forbidden, NotFound, Unauthenticated
 
 OWNER_ROLES = frozenset({"owner"})
@@ -25,6 +26,8 @@ class Identity:
     subject: str
     email: str | None
     name: str | None
+    # the `groups` and `roles` claims together: group object ids and app role values
+    memberships: frozenset[str] = frozenset()
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any] | None) -> Identity:
@@ -34,7 +37,20 @@ class Identity:
             raise Unauthenticated("the request carries no authenticated subject")
         email = claims.get("email") or claims.get("preferred_username")
         name = claims.get("name")
-        return cls(subject, str(email)[:320] if email else None, str(name)[:200] if name else None)
+        return cls(subject, str(email)[:320] if email else None, str(name)[:200] if name else None,
+                   claim_values(claims.get("groups")) | claim_values(claims.get("roles")))
+
+    def is_admin(self, admin_group_id: str | None) -> bool:
+        """A platform administrator: the configured group or app role is among the token's claims."""
+        return bool(admin_group_id) and admin_group_id in self.memberships
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, resolved: the users row and whether they administer the platform."""
+
+    user: User
+    admin: bool
 
 
 def actor_of(user: User) -> Actor:
@@ -54,3 +70,18 @@ def require_member(conn: psycopg.Connection, tenant_id: int, user: User, roles: 
     if role not in roles:
         raise Forbidden(f"role '{role}' may not do this on tenant {tenant_id}")
     return tenant
+
+
+def require_tenant_manager(conn: psycopg.Connection, tenant_id: int, caller: Caller) -> Tenant:
+    """Platform administrators, and the tenant's owners, manage its credential and members."""
+    if caller.admin:
+        tenant = tenants.get(conn, tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        return tenant
+    return require_member(conn, tenant_id, caller.user, OWNER_ROLES)
+
+
+def require_admin(caller: Caller, what: str) -> None:
+    if not caller.admin:
+        raise Forbidden(f"only platform administrators may {what}")

@@ -103,3 +103,8 @@ class ReportCache:
     def put(self, report: PermissionReport) -> None:
         with self._lock:
             self._items[report.tenant_id] = report
+
+    def forget(self, tenant_id: int) -> None:
+        """A new credential: the next check probes again."""
+        with self._lock:
+            self._items.pop(tenant_id, None)

@@ -54,3 +54,23 @@ class CredentialStore:
             return CertificateCredential(value["certificate_pem"], value["private_key_pem"])
         raise GraphError(ErrorCode.CREDENTIALS_MISSING,
                          f"secret {name} has neither client_secret nor certificate_pem + private_key_pem")
+
+    def put(self, tenant_id: int, value: dict[str, str]) -> None:
+        """Store a tenant's credential (creating its secret on first use). Raises CredentialStoreError, whose
+        message never holds the value."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import SetSecretError
+
+        name = f"{self.prefix}{tenant_id}"
+        try:
+            self._secrets().set(name, value)
+        except SetSecretError:
+            raise CredentialStoreError(f"could not store secret {name}") from None
+        self._secrets().clear_cache()  # this environment reads the new one from now on
+
+    def delete(self, tenant_id: int) -> None:
+        """Take back a credential stored for a tenant whose creation did not commit."""
+        self._secrets().client.delete_secret(SecretId=f"{self.prefix}{tenant_id}", ForceDeleteWithoutRecovery=True)
+
+
+class CredentialStoreError(RuntimeError):
+    """Secrets Manager did not take the credential."""

@@ -1,0 +1,161 @@
+"""Onboarding and membership over the API: the rules `invsync tenants` / `invsync members` follow locally.
+
+Platform administrators create, list, rename, enable/disable and schedule tenants; they and a tenant's
+owners set its Graph credential and manage its members. Every change writes its audit event (with the
+actor's snapshot) in the caller's transaction, so the change and its record commit together. A credential
+goes to Secrets Manager only, as the last step before the commit: when Secrets Manager refuses it, the
+transaction rolls back and nothing of the change stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import psycopg
+
+from inventory_sync.db import audit, tenants
+from inventory_sync.db.audit import NewAuditEvent
+from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
+from inventory_sync.errors import Conflict, NotFound, Unavailable
+from inventory_sync.services.access import Caller, actor_of, require_admin, require_tenant_manager
+
+
+class CredentialWriter(Protocol):
+    def put(self, tenant_id: int, value: dict[str, str]) -> None: ...
+
+    def delete(self, tenant_id: int) -> None: ...
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def tenant_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: _iso(v) for k, v in row.items() if k != "role"}, "role": row.get("role")}
+
+
+def member_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _iso(v) for k, v in row.items()}
+
+
+class TenantAdmin:
+    def __init__(self, credentials: CredentialWriter) -> None:
+        self._credentials = credentials
+
+    @staticmethod
+    def _event(conn: psycopg.Connection, caller: Caller, tenant_id: int, action: str, resource_type: str,
+               resource_id: str, metadata: dict[str, Any], correlation_id: str | None) -> None:
+        audit.insert(conn, NewAuditEvent(tenant_id, actor_of(caller.user), action, resource_type,
+                                               resource_id, "success", metadata, correlation_id))
+
+    def _store(self, tenant_id: int, credential: CredentialIn) -> None:
+        from inventory_sync.adapters.graph.credentials import CredentialStoreError
+
+        try:
+            self._credentials.put(tenant_id, credential.secret_value())
+        except CredentialStoreError:
+            raise Unavailable("the credential could not be stored (Secrets Manager); nothing was changed") from None
+
+    # -- tenants -----------------------------------------------------------------------------------------
+    def create(self, conn: psycopg.Connection, caller: Caller, body: TenantCreate, correlation_id: str | None,
+               stored: Callable[[int], None]) -> dict[str, Any]:
+        """A new tenant, its `tenant.created` event, then its credential. `stored(tenant_id)` is told once the
+        credential is in Secrets Manager, so that a failed commit can take it back."""
+        require_admin(caller, "create tenants")
+        tenant = tenants.create(conn, name=body.name, graph_tenant_id=body.graph_tenant_id,
+                                graph_client_id=body.credential.client_id,
+                                scheduled_sync_enabled=body.scheduled_sync_enabled)
+        self._event(conn, caller, tenant.id, "tenant.created", "tenant", str(tenant.id),
+                    {"name": tenant.name, "graph_tenant_id": tenant.graph_tenant_id,
+                     "scheduled_sync_enabled": tenant.scheduled_sync_enabled}, correlation_id)
+        self._event(conn, caller, tenant.id, "tenant.credential.set", "tenant", str(tenant.id),
+                    body.credential.audit_metadata(), correlation_id)
+        self._store(tenant.id, body.credential)
+        stored(tenant.id)
+        row = tenants.view(conn, tenant.id, caller.user.id)
+        assert row is not None
+        return tenant_view(row)
+
+    def forget_credential(self, tenant_id: int) -> None:
+        self._credentials.delete(tenant_id)
+
+    def list(self, conn: psycopg.Connection, caller: Caller, after_id: int | None, limit: int) -> list[dict]:
+        return [tenant_view(r) for r in tenants.list_views(conn, caller.user.id, every_tenant=caller.admin,
+                                                            after_id=after_id, limit=limit)]
+
+    def get(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> dict[str, Any]:
+        row = tenants.view(conn, tenant_id, caller.user.id)
+        if row is None or (row["role"] is None and not caller.admin):
+            raise NotFound(f"tenant {tenant_id} not found")
+        return tenant_view(row)
+
+    def update(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, patch: TenantPatch,
+               correlation_id: str | None) -> dict[str, Any]:
+        current = self.get(conn, caller, tenant_id)  # 404 for strangers, before saying who may do what
+        require_admin(caller, "change tenants")
+        result = tenants.update(conn, tenant_id, patch.changes())
+        assert result is not None
+        before, after = result
+        if after:
+            self._event(conn, caller, tenant_id, "tenant.updated", "tenant", str(tenant_id),
+                        {"changes": {k: {"from": before[k], "to": after[k]} for k in sorted(after)}}, correlation_id)
+            return self.get(conn, caller, tenant_id)
+        return current
+
+    def set_credential(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, credential: CredentialIn,
+                       correlation_id: str | None) -> None:
+        self.get(conn, caller, tenant_id)
+        require_tenant_manager(conn, tenant_id, caller)
+        tenants.update(conn, tenant_id, {"graph_client_id": credential.client_id})
+        self._event(conn, caller, tenant_id, "tenant.credential.set", "tenant", str(tenant_id),
+                    credential.audit_metadata(), correlation_id)
+        self._store(tenant_id, credential)
+
+    # -- members -----------------------------------------------------------------------------------------
+    def members(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> list[dict[str, Any]]:
+        require_tenant_manager(conn, tenant_id, caller)
+        return [member_view(r) for r in tenants.members(conn, tenant_id)]
+
+    def put_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, body: MemberIn,
+                   correlation_id: str | None) -> tuple[bool, dict[str, Any]]:
+        """Add or change a membership (the user row is created on first sight). (created?, member)."""
+        require_tenant_manager(conn, tenant_id, caller)
+        current = dict(tenants.lock_memberships(conn, tenant_id))
+        user = tenants.upsert_user(conn, subject=body.subject, email=body.email, name=body.name)
+        previous = current.get(user.id)
+        if previous == "owner" and body.role != "owner":
+            self._keep_an_owner(current, user.id)
+        if previous != body.role:
+            tenants.set_membership(conn, tenant_id, user.id, body.role)
+            action = "membership.added" if previous is None else "membership.changed"
+            metadata: dict[str, Any] = {"user_id": user.id, "subject": user.subject, "role": body.role}
+            if previous is not None:
+                metadata["previous_role"] = previous
+            self._event(conn, caller, tenant_id, action, "tenant_membership", f"{tenant_id}:{user.id}", metadata,
+                        correlation_id)
+        row = tenants.member(conn, tenant_id, user.id)
+        assert row is not None
+        return previous is None, member_view(row)
+
+    def remove_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, user_id: int,
+                      correlation_id: str | None) -> None:
+        require_tenant_manager(conn, tenant_id, caller)
+        current = dict(tenants.lock_memberships(conn, tenant_id))
+        if user_id not in current:
+            raise NotFound(f"user {user_id} is not a member of tenant {tenant_id}")
+        if current[user_id] == "owner":
+            self._keep_an_owner(current, user_id)
+        row = tenants.member(conn, tenant_id, user_id)
+        assert row is not None
+        tenants.remove_membership(conn, tenant_id, user_id)
+        self._event(conn, caller, tenant_id, "membership.removed", "tenant_membership", f"{tenant_id}:{user_id}",
+                    {"user_id": user_id, "subject": row["subject"], "previous_role": current[user_id]},
+                    correlation_id)
+
+    @staticmethod
+    def _keep_an_owner(current: dict[int, str], leaving: int) -> None:
+        """A tenant keeps at least one owner: someone must be able to manage it without an administrator."""
+        if not any(role == "owner" for uid, role in current.items() if uid != leaving):
+            raise Conflict("a tenant keeps at least one owner: make someone else owner first")
+

@@ -173,3 +173,84 @@ def test_certificate_tenant_syncs_with_a_signed_client_assertion(server_env, tmp
     row = env.db.execute("SELECT status, error_codes FROM inventory_sync_runs WHERE bulk_operation_run_id = %s",
                          (bulk["bulk_operation_run"]["id"],)).fetchone()
     assert row == ("failed", ["graph_auth_failed"])
+
+
+@pytest.fixture
+def live_stack(pg, template_url, tmp_path: Path):
+    """The local stack (HTTP API, moto, Graph stand-in) on a database of its own, as a deployed stack would
+    be seen from a laptop: the CLI gets its URL and a token, not the database."""
+    import uuid
+
+    from invsync_dev.embedded_pg import free_port
+    from invsync_dev.local_stack import LocalStack
+
+    name = f"invsync_cli_api_{uuid.uuid4().hex[:8]}"
+    url = pg.create(name, template="invsync_template")
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()  # moto servers in one process share their state: start from none
+    saved = dict(os.environ)  # the stack points the process environment at itself; put it back afterwards
+    os.environ["DATABASE_URL"] = url
+    stack = LocalStack(tmp_path / "data", api_port=free_port(), aws_port=free_port(), run_workers=0,
+                       sweep_every=3600).start()
+    try:
+        yield stack, stack.ensure_demo(), url
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        pg.drop(name)
+
+
+def test_the_same_commands_over_the_api(live_stack) -> None:
+    """`--api-url`/`--token` (here through INVSYNC_API_URL / INVSYNC_TOKEN): no database in reach."""
+    import psycopg
+
+    stack, demo, url = live_stack
+    remote = {"INVSYNC_API_URL": stack.api.url, "INVSYNC_TOKEN": demo.token, "DATABASE_URL": ""}
+    client_id = "0b9e6a4c-1f2d-4e3a-9b8c-7d6e5f4a3b2c"
+    added = invsync("tenants", "add", "--name", "Fabrikam", "--graph-tenant-id", "fabrikam.onmicrosoft.com",
+                    "--client-id", client_id, "--client-secret-stdin", stdin=SECRET + "\n", env=remote)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert SECRET not in added.stdout + added.stderr
+    with psycopg.connect(url, autocommit=True) as db:
+        tenant_id = db.execute("SELECT id FROM tenants WHERE name = 'Fabrikam'").fetchone()[0]
+        secrets = boto3.client("secretsmanager", endpoint_url=stack.env["AWS_ENDPOINT_URL"])
+        stored = secrets.get_secret_value(SecretId=f"inventory-sync/tenants/{tenant_id}")
+        assert json.loads(stored["SecretString"]) == {"client_secret": SECRET}
+
+        listed = invsync("tenants", "list", env=remote)
+        assert "Fabrikam" in listed.stdout and "Contoso (demo)" in listed.stdout, listed.stderr
+        assert invsync("members", "add", "--tenant", str(tenant_id), "--subject", "bob", "--role", "owner",
+                       env=remote).returncode == 0
+        shown = invsync("tenants", "show", str(tenant_id), env=remote)
+        assert "bob" in shown.stdout and "owner" in shown.stdout and client_id in shown.stdout
+        assert invsync("tenants", "disable", str(tenant_id), env=remote).returncode == 0
+        assert invsync("tenants", "schedule", str(tenant_id), "off", env=remote).returncode == 0
+        assert db.execute("SELECT status, scheduled_sync_enabled FROM tenants WHERE id = %s",
+                          (tenant_id,)).fetchone() == ("inactive", False)
+        rotated = invsync("tenants", "set-secret", str(tenant_id), "--client-secret-stdin", stdin="new-secret\n",
+                          env=remote)
+        assert rotated.returncode == 0 and "new-secret" not in rotated.stdout + rotated.stderr
+        stored = secrets.get_secret_value(SecretId=f"inventory-sync/tenants/{tenant_id}")
+        assert json.loads(stored["SecretString"]) == {"client_secret": "new-secret"}
+        assert invsync("members", "add", "--tenant", str(tenant_id), "--subject", "carol", "--role", "owner",
+                       env=remote).returncode == 0
+        assert invsync("members", "remove", "--tenant", str(tenant_id), "--subject", "bob",
+                       env=remote).returncode == 0
+        assert [r[0] for r in db.execute("SELECT u.subject FROM tenant_memberships m JOIN users u ON u.id ="
+                                         " m.user_id WHERE m.tenant_id = %s", (tenant_id,))] == ["carol"]
+        actions = [r[0] for r in db.execute("SELECT action FROM audit_logs WHERE tenant_id = %s ORDER BY id",
+                                            (tenant_id,))]
+        assert actions == ["tenant.created", "tenant.credential.set", "membership.added", "tenant.updated",
+                           "tenant.updated", "tenant.credential.set", "membership.added", "membership.removed"]
+        assert invsync("tenants", "show", "99999", env=remote).returncode != 0
+
+        # someone who administers nothing: refused by the API, nothing written
+        stranger = stack.signer.token("stranger", "stranger@contoso.com", "Stranger")
+        refused = invsync("tenants", "add", "--name", "Nope", "--graph-tenant-id", "nope.onmicrosoft.com",
+                          "--client-id", client_id, "--client-secret-stdin", stdin=SECRET + "\n",
+                          env={**remote, "INVSYNC_TOKEN": stranger})
+        assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+        assert SECRET not in refused.stdout + refused.stderr
+        assert db.execute("SELECT count(*) FROM tenants WHERE name = 'Nope'").fetchone()[0] == 0

@@ -14,6 +14,8 @@ from inventory_sync.observability import logger, metrics
 from inventory_sync.services.dispatch import DispatchService
 from inventory_sync.services.schedule import BadScheduleEvent, selection_of
 
+bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
+
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics

@@ -15,6 +15,7 @@ from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEve
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.finalize import ChangeRetention, FinalizeService
 
+bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

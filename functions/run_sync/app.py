@@ -14,6 +14,7 @@ from inventory_sync.domain.messages import RunMessage
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.sync import SyncService
 
+bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _context: dict[str, LambdaContext] = {}
 

@@ -210,7 +210,8 @@ def test_the_other_triggers_through_sam_local(built, stack, db: psycopg.Connecti
     assert [row[1:] for row in bulk] == [("pending", None)] and actor == [("system",)]
 
     answer = _invoke(built, stack, "FinalizeFunction", events / "finalize_sweep.json")
-    assert answer == {"status": "ok", "orphaned_runs": [], "live_runs": 0, "stale_pending": []}, answer
+    assert answer == {"status": "ok", "orphaned_runs": [], "live_runs": 0, "stale_pending": [],
+                      "pruned_changes": 0}, answer
 
     # events/finalize_dlq.json names bulk operation 1: run_sync gave up on it, so finalize ends it
     assert _invoke(built, stack, "FinalizeFunction", events / "finalize_dlq.json") == {"batchItemFailures": []}

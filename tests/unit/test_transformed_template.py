@@ -66,6 +66,13 @@ def _target(value: Any) -> str:
     raise AssertionError(f"not a reference: {value}")
 
 
+def _function(template: dict[str, Any], value: Any) -> str:
+    """The function a FunctionName points at, through its alias when it has one (AutoPublishAlias)."""
+    target = _target(value)
+    resource = template["Resources"][target]
+    return _target(resource["Properties"]["FunctionName"]) if resource["Type"] == "AWS::Lambda::Alias" else target
+
+
 def test_cfn_lint_passes_on_the_transformed_template(transformed: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "transformed.json"
     path.write_text(json.dumps(transformed, indent=1))
@@ -86,7 +93,7 @@ def test_every_sqs_event_source_has_a_visibility_timeout_of_six_times_its_functi
     assert len(mappings) == 3  # RunQueue → run_sync; FinalizeQueue and RunDLQ → finalize
     for mapping in mappings:
         queue = queues[_target(mapping["Properties"]["EventSourceArn"])]["Properties"]
-        function = functions[_target(mapping["Properties"]["FunctionName"])]["Properties"]
+        function = functions[_function(transformed, mapping["Properties"]["FunctionName"])]["Properties"]
         visibility = int(queue.get("VisibilityTimeout", 30))  # SQS's default when the template says nothing
         assert visibility >= 6 * int(function["Timeout"]), (mapping, visibility, function["Timeout"])
 
@@ -99,7 +106,7 @@ def test_every_function_reaching_postgresql_is_bounded(transformed) -> None:
     mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
     for name in DATABASE_FUNCTIONS:
         props = functions[name]["Properties"]
-        fed = [m["Properties"] for m in mappings if _target(m["Properties"]["FunctionName"]) == name]
+        fed = [m["Properties"] for m in mappings if _function(transformed, m["Properties"]["FunctionName"]) == name]
         assert "ReservedConcurrentExecutions" in props or (
             fed and all("MaximumConcurrency" in m.get("ScalingConfig", {}) for m in fed)), name
     stage = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Stage").values()))["Properties"]
@@ -169,3 +176,25 @@ def test_the_sample_samconfig_names_only_parameters_the_template_has() -> None:
     assert named and set(named) <= set(template["Parameters"])
     required = {name for name, p in template["Parameters"].items() if "Default" not in p}
     assert required <= set(named), required - set(named)
+
+
+def test_dispatch_restores_from_a_snapshot_and_every_trigger_calls_the_published_alias(transformed) -> None:
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    assert functions["DispatchFunction"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    for name in ("RunSyncFunction", "FinalizeFunction"):  # a parameter, off by default
+        assert _value(transformed, functions[name]["Properties"]["SnapStart"]["ApplyOn"]) == "None"
+    aliases = {_target(a["Properties"]["FunctionName"]): a for a in
+               _resources(transformed, "AWS::Lambda::Alias").values()}
+    assert {"DispatchFunction", "RunSyncFunction", "FinalizeFunction"} <= set(aliases)
+    # SnapStart applies to published versions only: queues, schedules and the API must invoke the alias
+    def kind(value: Any) -> str:
+        return transformed["Resources"][_target(value)]["Type"]
+
+    for mapping in _resources(transformed, "AWS::Lambda::EventSourceMapping").values():
+        assert kind(mapping["Properties"]["FunctionName"]) == "AWS::Lambda::Alias"
+    for schedule in _resources(transformed, "AWS::Scheduler::Schedule").values():
+        assert kind(schedule["Properties"]["Target"]["Arn"]) == "AWS::Lambda::Alias"
+    api = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Api").values()))["Properties"]
+    uri = json.dumps([p["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]
+                      for p in api["Body"]["paths"].values()])
+    assert "DispatchFunctionAliaslive" in uri

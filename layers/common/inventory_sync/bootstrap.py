@@ -66,6 +66,41 @@ def container(name: str, *required: str) -> Container:
     return _containers[name]
 
 
+def before_snapshot() -> None:
+    """SnapStart: nothing open goes into the snapshot. Every pool closes its connections and its worker
+    threads (the next transaction opens them afresh)."""
+    for built in _containers.values():
+        built.db.close()
+
+
+def after_restore() -> None:
+    """SnapStart: a restored environment is a copy of the snapshot, one of many. Re-seed `random` (each copy
+    would draw the same numbers), and drop what was read before the snapshot and may be stale by now: cached
+    tenant credentials and Graph tokens, and Powertools parameters' cache (the database secret)."""
+    import random
+    import sys
+
+    random.seed()
+    for built in _containers.values():
+        built.db.close()  # in case a snapshot was taken without the hook above
+        for cached in ("credentials", "tokens", "permission_reports", "_sync_deps"):
+            built.__dict__.pop(cached, None)
+    if "aws_lambda_powertools.utilities.parameters" in sys.modules:
+        sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
+
+
+def register_snapstart_hooks() -> bool:
+    """Register the hooks through the runtime's `snapshot_restore_py` interface (part of Lambda's Python
+    runtime; on PyPI for tests). False where it is not installed: no SnapStart there, nothing to hook."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:
+        return False
+    register_before_snapshot(before_snapshot)
+    register_after_restore(after_restore)
+    return True
+
+
 def reset() -> None:
     """Forget every container (tests switch databases and queues between cases)."""
     for built in _containers.values():

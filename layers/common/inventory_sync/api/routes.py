@@ -40,7 +40,7 @@ from inventory_sync.domain.selection import SelectionError, SelectionRequest
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
 from inventory_sync.errors import ServiceError, Unauthenticated
 from inventory_sync.observability import logger, metrics
-from inventory_sync.services import permissions, queries
+from inventory_sync.services import queries
 from inventory_sync.services.access import OWNER_ROLES, Caller, Identity, require_member, resolve_user
 from inventory_sync.services.dispatch import DispatchService
 from inventory_sync.services.tenant_admin import TenantAdmin
@@ -307,6 +307,8 @@ def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
     with _session() as (conn, user):
         tenant = require_member(conn, tenant_id, user, OWNER_ROLES)
+    from inventory_sync.services import permissions  # the Graph client: this route only
+
     container = _container()
     report = None if refresh else container.permission_reports.get(tenant_id)
     if report is None:

@@ -57,7 +57,8 @@ class Database:
                 return source.open(lambda info: opener(_with_options(info, application_name, **gucs),
                                                        **kwargs))  # type: ignore[arg-type]
 
-        self._pool = ConnectionPool(
+        # a closed pool cannot open again: each opening gets a new one (after close(), e.g. a SnapStart restore)
+        self._new_pool = lambda: ConnectionPool(
             connection_class=_Connection,
             min_size=0,
             max_size=max_size,
@@ -66,26 +67,29 @@ class Database:
             name=application_name,
             timeout=connect_timeout,
         )
+        self._pool: ConnectionPool | None = None
         self._open_lock = threading.Lock()
-        self._opened = False
 
     @property
     def conninfo(self) -> str:
         """The current connection string (tools and tests that connect on their own)."""
         return self.source.conninfo()
 
-    def _ensure_open(self) -> None:
-        if not self._opened:
+    def _ensure_open(self) -> ConnectionPool:
+        pool = self._pool
+        if pool is None:
             with self._open_lock:
-                if not self._opened:
-                    self._pool.open(wait=False)
-                    self._opened = True
+                if self._pool is None:
+                    opening = self._new_pool()
+                    opening.open(wait=False)
+                    self._pool = opening
+                pool = self._pool
+        return pool
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
-        self._ensure_open()
-        with self._pool.connection() as conn:
+        with self._ensure_open().connection() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -105,6 +109,8 @@ class Database:
             conn.close()
 
     def close(self) -> None:
-        if self._opened:
-            self._pool.close()
-            self._opened = False
+        """Close the connections and the pool's threads; the next transaction opens a new pool."""
+        with self._open_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()

@@ -1,14 +1,18 @@
-"""Tenant app credentials from Secrets Manager (``${TENANT_SECRET_PREFIX}${tenant_id}``), cached briefly."""
+"""Tenant app credentials from Secrets Manager (``${TENANT_SECRET_PREFIX}${tenant_id}``), cached briefly.
+
+Powertools parameters (and boto3 with it) load on the first read, not with this module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+from typing import TYPE_CHECKING
 
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.domain.error_codes import ErrorCode
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 CACHE_SECONDS = 300
 
@@ -30,16 +34,20 @@ Credential = ClientSecretCredential | CertificateCredential
 
 
 class CredentialStore:
-    def __init__(self, prefix: str, provider: parameters.SecretsProvider | None = None) -> None:
+    def __init__(self, prefix: str, provider: SecretsProvider | None = None) -> None:
         self.prefix = prefix
         self._provider = provider
 
-    def _secrets(self) -> parameters.SecretsProvider:
+    def _secrets(self) -> SecretsProvider:
         if self._provider is None:
-            self._provider = parameters.SecretsProvider()
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            self._provider = SecretsProvider()
         return self._provider
 
     def get(self, tenant_id: int) -> Credential:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
         name = f"{self.prefix}{tenant_id}"
         try:
             value = self._secrets().get(name, transform="json", max_age=CACHE_SECONDS)

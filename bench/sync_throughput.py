@@ -79,6 +79,48 @@ def child(url: str, graph_url: str, gid: str, n: int) -> None:
                       "rss_peak_mb": _rss_mb(), "rss_growth_mb": _rss_mb() - baseline}))
 
 
+def stages_child(url: str, graph_url: str, gid: str, n: int) -> None:
+    """Each stage of the pipeline alone, in this (fresh) process, on the same tenant the whole sync reads:
+    Graph pages fetched and decoded (8 workers, as the engine); records built and hashed; rows written
+    with their links (the engine's batches). Prints JSON."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from inventory_sync.adapters.graph.client import GraphClient
+    from inventory_sync.adapters.graph.credentials import ClientSecretCredential
+    from inventory_sync.adapters.graph.reader import read_pages
+    from inventory_sync.adapters.graph.token import TokenProvider
+
+    tokens = TokenProvider(graph_url, graph_url)
+    credential = ClientSecretCredential("s")
+    client = GraphClient(graph_url, lambda f: tokens.token(gid, "c", credential, force_refresh=f))
+    units = [BY_KEY[k] for k in KEYS]
+    fetched: dict[str, list[dict[str, Any]]] = {}
+
+    def fetch() -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for unit, pages in zip(units, pool.map(lambda u: list(read_pages(client, u, True)), units), strict=True):
+                fetched[unit.key] = [item for page in pages for item in page]
+
+    t_fetch = timed(fetch)
+    records: list = []
+    t_build = timed(lambda: records.extend(to_record(u, item, True) for u in units for item in fetched[u.key]))
+    fetched.clear()
+    tenant_id, run_id = _tenant_and_run(url, f"stages-{gid}")
+    db = Database(url, application_name="bench-stages")
+    batch = EngineConfig().batch_rows
+
+    def write() -> None:
+        for start in range(0, len(records), batch):
+            with db.transaction() as conn:
+                item_writer.write(conn, tenant_id, run_id, records[start:start + batch])
+
+    t_write = timed(write)
+    db.close()
+    assert len(records) == n, len(records)
+    print(json.dumps({"n": n, "fetch_s": t_fetch, "build_s": t_build, "write_s": t_write,
+                      "links": sum(len(r.links) for r in records)}))
+
+
 def end_to_end(url: str, sizes: list[int]) -> list[dict[str, Any]]:
     standin = RemoteStandIn()
     results = []
@@ -92,6 +134,17 @@ def end_to_end(url: str, sizes: list[int]) -> list[dict[str, Any]]:
             print(f"end to end, {n} items: {result['seconds']:.1f} s, {result['items_per_s']:.0f} items/s, "
                   f"peak RSS {result['rss_peak_mb']:.0f} MB (+{result['rss_growth_mb']:.0f} MB over the "
                   f"{result['rss_baseline_mb']:.0f} MB after imports)")
+            # the same tenant again, each stage alone (in its own process: it holds every item at once)
+            out = subprocess.run([sys.executable, "-m", "bench.sync_throughput", "--stages", url, standin.base_url,
+                                  gid, str(n)], capture_output=True, text=True, check=True)
+            stages = json.loads(out.stdout.strip().splitlines()[-1])
+            rates = {"fetch": n / stages["fetch_s"], "build": n / stages["build_s"], "write": n / stages["write_s"]}
+            slowest = min(rates, key=rates.__getitem__)
+            result["stages"] = {**stages, "items_per_s": rates, "slowest": slowest,
+                                "whole_vs_slowest": result["items_per_s"] / rates[slowest]}
+            print(f"  stages alone: fetch {rates['fetch']:.0f}/s, build {rates['build']:.0f}/s, write with links "
+                  f"{rates['write']:.0f}/s; the whole is {100 * result['stages']['whole_vs_slowest']:.0f}% of the "
+                  f"slowest ({slowest})")
             results.append(result)
     finally:
         standin.stop()
@@ -251,6 +304,8 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000), row_by_row_max: int = 100_00
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--stages":
+        stages_child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         started = time.monotonic()
         run()

@@ -97,7 +97,15 @@ class LocalStack:
                 self.pg.start()
                 self._pg_started_here = True
             database_url = self.pg.url
-        migrations.migrate(database_url)
+        try:
+            migrations.migrate(database_url)
+        except migrations.MigrationError as exc:
+            if self.pg is None:
+                raise
+            self.stop()
+            raise SystemExit(f"invsync: {exc}. The local database in {self.data_dir} was made by another version "
+                             f"of the schema; it holds only local demo data: delete {self.data_dir} and run again."
+                             ) from None
 
         import logging
 

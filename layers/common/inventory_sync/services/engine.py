@@ -1,9 +1,12 @@
 """The sync engine: policy types read concurrently from Graph, written by one thread in batches.
 
 Workers (a bounded pool) stream pages into a bounded queue, so memory holds at most a few pages
-whatever the tenant's size. The writer (the calling thread) owns the database connection: it
-upserts batches, marks deletions for types listed completely, publishes progress every few
-seconds, and stops everything between pages on cancellation, deadline or a fatal error.
+whatever the tenant's size. The calling thread turns pages into records and hands batches to the
+writer thread, which alone uses the database during a run: it upserts batches, marks deletions for
+types listed completely, publishes progress and checks for cancellation, in the order it was handed
+them. While the writer waits on PostgreSQL (most of a batch's time), the next batch is being read and
+built: the stages overlap instead of adding up. Everything stops between pages on cancellation,
+deadline, a fatal error or a failed write.
 """
 
 from __future__ import annotations
@@ -77,6 +80,71 @@ class _Progress:
                 "current_types": sorted(self.current), "items_seen": totals["observed"]}
 
 
+class _Writer:
+    """The thread that owns the database during a run. Jobs run one at a time, in order; the first one
+    that fails sets `stop` and is raised to the caller at its next hand-over (later jobs are dropped)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._jobs: queue.Queue = queue.Queue(maxsize=2)  # a batch being written, two waiting at most
+        self._stop = stop
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="sync-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if self.error is not None:
+                continue
+            try:
+                job()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+                self.error = exc
+                self._stop.set()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, job: Callable[[], None] | None) -> None:
+        """Hand over a job, waiting while two are pending; raises a failed job's error."""
+        while True:
+            self.check()
+            try:
+                self._jobs.put(job, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def idle(self) -> bool:
+        return self._jobs.empty()
+
+    def offer(self, job: Callable[[], None]) -> bool:
+        """Hand over a job unless two are pending already."""
+        self.check()
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Wait for every job handed over; raises the first failure."""
+        self.submit(None)
+        self._thread.join()
+        self.check()
+
+    def abandon(self) -> None:
+        """The run is ending on an error: let the thread finish what it holds, without waiting forever."""
+        try:
+            self._jobs.put(None, timeout=5)
+        except queue.Full:
+            return
+        self._thread.join(timeout=60)
+
+
 class SyncEngine:
     def __init__(self, db: Database, client: GraphClient, config: EngineConfig,
                  on_progress: Callable[[EngineResult, dict[str, Any]], None],
@@ -134,33 +202,72 @@ class SyncEngine:
         listed: list[str] = []  # types listed completely, deletions not yet marked
         ids: dict[str, set[str]] = {u.key: set() for u in units}  # ids seen per type in this listing
 
+        writer = _Writer(self.stop)
+
+        def write(batch: list[ItemRecord], keys: list[str]) -> None:
+            """(writer thread) One batch and the deletions of completely listed types, in one transaction."""
+            deleted: dict[str, int] = {}
+            with self.db.transaction() as conn:
+                written = item_writer.write(conn, tenant_id, run_id, batch)
+                for key in keys:
+                    deleted[key] = item_writer.mark_deleted(conn, tenant_id, key, run_id)
+            for key, counts in written.items():  # committed: count it
+                result.units[key].observed += counts.observed
+                result.units[key].upserted += counts.upserted
+            for key, n in deleted.items():
+                result.units[key].deleted = n
+                result.units[key].complete = True
+
         def flush() -> None:
-            """Write the buffer and mark deletions of completely listed types, in one transaction."""
+            """Hand the buffer and the types listed since to the writer."""
             if not buffer and not listed:
                 return
-            with self.db.transaction() as conn:
-                for key, written in item_writer.write(conn, tenant_id, run_id, buffer).items():
-                    result.units[key].observed += written.observed
-                    result.units[key].upserted += written.upserted
-                for key in listed:
-                    result.units[key].deleted = item_writer.mark_deleted(conn, tenant_id, key, run_id)
-            for key in listed:
-                result.units[key].complete = True
+            batch, keys = list(buffer), list(listed)
             buffer.clear()
             listed.clear()
+            writer.submit(lambda: write(batch, keys))
 
-        def tick(force: bool = False) -> None:
-            nonlocal last_tick
-            if not force and time.monotonic() - last_tick < self.config.progress_interval:
-                return
-            last_tick = time.monotonic()
-            flush()
+        def publish(snapshot: dict[str, Any]) -> None:
+            """(writer thread) Cancellation check and progress, after the batches handed over before it."""
             if not self.stop.is_set() and self.is_cancelled():
                 result.cancelled = True
                 self.stop.set()
-            self.on_progress(result, progress.as_dict(result.totals()))
+            self.on_progress(result, {**snapshot, "items_seen": result.totals()["observed"]})
+
+        def tick(force: bool = False) -> None:
+            """Every few seconds: progress and the cancellation check, through the writer (behind the batches
+            handed over before). A partial batch goes along only when the writer has nothing else to do."""
+            nonlocal last_tick
+            writer.check()
+            if not force and time.monotonic() - last_tick < self.config.progress_interval:
+                return
+            snapshot = progress.as_dict({"observed": 0})
+            if force:
+                flush()
+                writer.submit(lambda: publish(snapshot))
+            else:
+                if writer.idle():
+                    flush()
+                if not writer.offer(lambda: publish(snapshot)):
+                    return  # the writer is busy: the next page tries again
+            last_tick = time.monotonic()
 
         self.on_progress(result, progress.as_dict(result.totals()))  # visible at once: 0/N types
+        try:
+            self._read_all(units, include_dependencies, out, result, progress, pending, buffer, listed, ids, flush,
+                           tick)
+            flush()
+            tick(force=True)
+            writer.close()
+        except BaseException:
+            writer.abandon()
+            raise
+        return result
+
+    def _read_all(self, units: list[PolicyType], include_dependencies: bool, out: queue.Queue, result: EngineResult,
+                  progress: _Progress, pending: set[str], buffer: list[ItemRecord], listed: list[str],
+                  ids: dict[str, set[str]], flush: Callable[[], None], tick: Callable[..., None]) -> None:
+        """(calling thread) Pages from the workers into records, batches handed to the writer."""
         with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="graph") as pool:
             for unit in units:
                 pool.submit(self._worker, unit, include_dependencies, out)
@@ -219,6 +326,3 @@ class SyncEngine:
                     tick()
             finally:
                 self.stop.set()  # on any exit, let workers finish quickly
-        flush()
-        tick(force=True)
-        return result

@@ -108,21 +108,23 @@ def _tables(url: str) -> set[str]:
         return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
-def _check_envelope(answer: dict[str, Any], event: dict[str, Any]) -> None:
+def _answer_to(function, event: dict[str, Any], response_url: _ResponseUrl) -> dict[str, Any]:  # noqa: ANN001
+    """Invoke with the event (five minutes to spare) and return CloudFormation's one answer, checked to be
+    addressed to the request."""
+    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
+    answer = response_url.only_answer()
     assert answer["StackId"] == event["StackId"]
     assert answer["RequestId"] == event["RequestId"]
     assert answer["LogicalResourceId"] == "SchemaMigration"
+    return answer
 
 
 def test_create_migrates_and_answers_success(function, fresh_database: str, response_url: _ResponseUrl) -> None:
-    event = _request("Create", response_url)
-    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
+    answer = _answer_to(function, _request("Create", response_url), response_url)
 
     request = response_url.requests[0]
     assert request["method"] == "PUT" and request["content_type"] == ""
     assert request["path"].startswith("/cloudformation-custom-resource-response-euwest1/")
-    answer = response_url.only_answer()
-    _check_envelope(answer, event)
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == function.PHYSICAL_ID
     assert answer["Data"] == {"Applied": ",".join(ALL_VERSIONS)}
@@ -134,11 +136,8 @@ def test_update_on_an_up_to_date_schema_is_a_no_op(function, fresh_database: str
                                                    response_url: _ResponseUrl) -> None:
     migrations.migrate(fresh_database)
     tables = _tables(fresh_database)
-    event = _request("Update", response_url, physical_id="inventory-sync-schema")
-    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
-
-    answer = response_url.only_answer()
-    _check_envelope(answer, event)
+    answer = _answer_to(function, _request("Update", response_url, physical_id="inventory-sync-schema"),
+                        response_url)
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "inventory-sync-schema"  # the same: CloudFormation replaces nothing
     assert answer["Data"] == {"Applied": "none"}
@@ -150,10 +149,8 @@ def test_delete_keeps_the_schema_and_its_data(function, fresh_database: str, res
     with psycopg.connect(fresh_database) as conn:
         conn.execute("INSERT INTO tenants (name, graph_tenant_id, graph_client_id)"
                      " VALUES ('Kept', 'kept.example', 'c')")
-    event = _request("Delete", response_url, physical_id="inventory-sync-schema")
-    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
-
-    answer = response_url.only_answer()
+    answer = _answer_to(function, _request("Delete", response_url, physical_id="inventory-sync-schema"),
+                        response_url)
     assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "inventory-sync-schema"
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT name FROM tenants").fetchall() == [("Kept",)]
@@ -172,11 +169,8 @@ def test_a_failing_migration_answers_failed_and_leaves_the_schema_as_it_was(
         conn.execute("CREATE TABLE inventory_item_changes (placeholder int)")
     tables = _tables(fresh_database)
 
-    event = _request("Update", response_url, physical_id="inventory-sync-schema")
-    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
-
-    answer = response_url.only_answer()
-    _check_envelope(answer, event)
+    answer = _answer_to(function, _request("Update", response_url, physical_id="inventory-sync-schema"),
+                        response_url)
     assert answer["Status"] == "FAILED"
     assert answer["PhysicalResourceId"] == "inventory-sync-schema"
     assert f"{last.version}_{last.name} failed" in answer["Reason"]

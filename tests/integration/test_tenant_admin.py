@@ -234,26 +234,8 @@ def test_the_credential_is_never_echoed_logged_stored_or_audited(api, db: psycop
 
 
 def test_a_certificate_credential_is_checked_and_audited_by_thumbprint(api, db: psycopg.Connection) -> None:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    def pair() -> tuple[str, str, Any]:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "inventory-sync")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now)
-                .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem, cert
-
-    cert_pem, key_pem, cert = pair()
-    _, other_key, _ = pair()
+    cert_pem, key_pem, thumbprint = factories.self_signed_certificate("inventory-sync", days=30)
+    _, other_key, _ = factories.self_signed_certificate("inventory-sync", days=30)
     _, tenant, _ = as_admin(api, "POST", "/tenants", new_tenant())
     path = f"/tenants/{tenant['id']}/credential"
     mismatched = {"client_id": CLIENT_ID, "certificate_pem": cert_pem, "private_key_pem": other_key}
@@ -266,7 +248,7 @@ def test_a_certificate_credential_is_checked_and_audited_by_thumbprint(api, db: 
     meta = _rows(db, "SELECT metadata FROM audit_logs WHERE action = 'tenant.credential.set' ORDER BY id DESC"
                      " LIMIT 1")[0][0]
     assert meta == {"client_id": CLIENT_ID, "kind": "certificate",
-                    "certificate_thumbprint_sha256": cert.fingerprint(hashes.SHA256()).hex()}
+                    "certificate_thumbprint_sha256": thumbprint}
 
 
 def test_a_secrets_manager_failure_leaves_no_half_onboarded_tenant(api, db: psycopg.Connection,

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from invsync_dev.graph_standin import Fault
+from tests.support import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "onboarding-secret-value-123"
@@ -119,22 +120,7 @@ def test_permission_check_route_answers_owners_and_caches(env) -> None:
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, str]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "inventory-sync-test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=2)).sign(key, hashes.SHA256()))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    cert_pem, key_pem, _ = factories.self_signed_certificate()
     path = tmp_path / "app.pem"
     path.write_text(cert_pem + key_pem)
     return path, cert_pem

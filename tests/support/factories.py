@@ -20,3 +20,25 @@ def member(conn: psycopg.Connection, tenant_id: int, subject: str, role: str = "
                                name=name or subject.title())
     tenants.set_membership(conn, tenant_id, user.id, role)
     return user
+
+
+def self_signed_certificate(common_name: str = "inventory-sync-test", days: int = 2) -> tuple[str, str, str]:
+    """An app certificate as a tenant would upload it: (certificate PEM, unencrypted PKCS#8 key PEM, its SHA-256
+    thumbprint in hex)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem,
+            cert.fingerprint(hashes.SHA256()).hex())

@@ -105,8 +105,7 @@ class TenantAdmin:
 
     def set_credential(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, credential: CredentialIn,
                        correlation_id: str | None) -> None:
-        self.get(conn, caller, tenant_id)
-        require_tenant_manager(conn, tenant_id, caller)
+        require_tenant_manager(conn, tenant_id, caller)  # 404 for strangers, 403 for members who are not owners
         tenants.update(conn, tenant_id, {"graph_client_id": credential.client_id})
         self._event(conn, caller, tenant_id, "tenant.credential.set", "tenant", str(tenant_id),
                     credential.audit_metadata(), correlation_id)

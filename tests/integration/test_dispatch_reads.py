@@ -104,6 +104,47 @@ def test_items_filtered_and_deleted_hidden_unless_asked(dispatch, db, setup) -> 
     assert sorted(i["external_id"] for i in page["items"]) == ["a", "b"]
 
 
+
+def test_items_searched_by_name_or_category_one_item_and_counts_per_type(dispatch, db, setup) -> None:
+    tenant, _ = setup
+    ids = {}
+    for ext, ptype, category, name, deleted in (
+            ("a", "deviceConfiguration", "configuration", "Baseline 100%_Windows", False),
+            ("b", "deviceConfiguration", "configuration", "Baseline 100 Windows", True),
+            ("c", "mobileApp", "apps", "Company Portal", False),
+            ("d", "deviceCompliancePolicy", "compliance", "baseline iOS", False)):
+        ids[ext] = db.execute(
+            "INSERT INTO inventory_items (tenant_id, policy_type, external_id, display_name, category, payload,"
+            " content_hash, deleted_at) VALUES (%s, %s, %s, %s, %s, '{\"k\": 1}', repeat('0', 64),"
+            " CASE WHEN %s THEN now() END) RETURNING id", (tenant.id, ptype, ext, name, category, deleted)
+        ).fetchone()[0]
+    db.execute("INSERT INTO inventory_links (tenant_id, item_id, link_type, target_type, target_id, properties)"
+               " VALUES (%s, %s, 'assignment', 'group', 'g-1', '{}')", (tenant.id, ids["a"]))
+
+    def found(**query: str) -> list[str]:
+        status, page = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-items", subject="rita", query=query)
+        assert status == 200, page
+        return sorted(i["external_id"] for i in page["items"])
+
+    assert found(q="baseline") == ["a", "d"]  # case-insensitive, live items only
+    assert found(q="100%_") == ["a"]  # % and _ are literal, not patterns
+    assert found(q="baseline", include_deleted="true") == ["a", "b", "d"]
+    assert found(category="configuration") == ["a"]
+    assert found(q="zzz") == []
+    status, item = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-items/{ids['a']}", subject="rita")
+    assert status == 200 and item["payload"] == {"k": 1}
+    assert item["links"] == [{"link_type": "assignment", "target_type": "group", "target_id": "g-1",
+                              "properties": {}}]
+    status, problem = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-items/{ids['a'] + 1000}")
+    assert status == 404 and problem["status"] == 404
+    status, summary = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-summary", subject="rita")
+    assert status == 200 and summary["policy_types"] == [
+        {"policy_type": "deviceCompliancePolicy", "category": "compliance", "items": 1, "deleted": 0},
+        {"policy_type": "deviceConfiguration", "category": "configuration", "items": 1, "deleted": 1},
+        {"policy_type": "mobileApp", "category": "apps", "items": 1, "deleted": 0}]
+    status, _ = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-summary", subject="stranger")
+    assert status == 404
+
 def test_audit_logs_filtered(dispatch, setup) -> None:
     tenant, _ = setup
     bulk = call(dispatch, "POST", f"/tenants/{tenant.id}/inventory-syncs", body={})[1]["bulk_operation_run"]
@@ -137,6 +178,8 @@ def test_openapi_document_is_valid_and_describes_every_route(dispatch, setup) ->
                          ("/bulk-operations", "get"), ("/bulk-operations/{bulk_id}", "get"),
                          ("/bulk-operations/{bulk_id}/cancel", "post"),
                          ("/tenants/{tenant_id}/inventory-items", "get"),
+                         ("/tenants/{tenant_id}/inventory-items/{item_id}", "get"),
+                         ("/tenants/{tenant_id}/inventory-summary", "get"),
                          ("/tenants/{tenant_id}/audit-logs", "get"), ("/policy-types", "get")]:
         assert method in paths[path], (path, method)
     no_token = load_function("dispatch").lambda_handler(http_event("GET", "/openapi.json"), FakeContext())

@@ -35,6 +35,7 @@ ROUTES = [
     ("GET", "/bulk-operations/{b_bulk}", None),
     ("POST", "/bulk-operations/{b_bulk}/cancel", None),
     ("GET", "/tenants/{b}/inventory-items", None),
+    ("GET", "/tenants/{b}/inventory-summary", None),
     ("GET", "/tenants/{b}/audit-logs", None),
     ("GET", "/tenants/{b}/permission-check", None),
 ]

@@ -101,6 +101,18 @@ class ItemOut(BaseModel):
     links: list[LinkOut]
 
 
+class TypeCountOut(BaseModel):
+    policy_type: str
+    category: str | None
+    items: int
+    deleted: int
+
+
+class InventorySummaryOut(BaseModel):
+    tenant_id: int
+    policy_types: list[TypeCountOut]
+
+
 class ChangeOut(BaseModel):
     id: int
     inventory_sync_run_id: int

@@ -22,6 +22,8 @@ from inventory_sync.api.models import (
     BulkOperationPage,
     ChangePage,
     DispatchOut,
+    InventorySummaryOut,
+    ItemOut,
     ItemPage,
     MemberOut,
     MemberPage,
@@ -274,15 +276,31 @@ def cancel_bulk_operation(bulk_id: Id) -> Response[BulkOperationDetailOut]:
 def list_items(
     tenant_id: Id,
     policy_type: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="part of the display name or Graph id")] = None,
     include_deleted: Annotated[bool, Query()] = False,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> ItemPage:
-    """The tenant's inventory items (deleted ones only when asked)."""
+    """The tenant's inventory items (deleted ones only when asked), by policy type or category, searchable."""
     with _session() as (conn, user):
         return ItemPage.model_validate(queries.list_items(conn, user, tenant_id, policy_type=policy_type,
                                                           include_deleted=include_deleted, cursor=cursor,
-                                                          limit=limit))
+                                                          limit=limit, category=category, search=q))
+
+
+@app.get("/tenants/<tenant_id>/inventory-items/<item_id>", responses=READ_ERRORS)
+def get_item(tenant_id: Id, item_id: Id) -> ItemOut:
+    """One inventory item: its payload and dependency links."""
+    with _session() as (conn, user):
+        return ItemOut.model_validate(queries.get_item(conn, user, tenant_id, item_id))
+
+
+@app.get("/tenants/<tenant_id>/inventory-summary", responses=READ_ERRORS)
+def inventory_summary(tenant_id: Id) -> InventorySummaryOut:
+    """How many items the tenant's inventory holds per policy type (live and deleted)."""
+    with _session() as (conn, user):
+        return InventorySummaryOut.model_validate(queries.inventory_summary(conn, user, tenant_id))
 
 
 @app.get("/tenants/<tenant_id>/audit-logs", responses=READ_ERRORS)

@@ -11,17 +11,32 @@ COLS = ("id, tenant_id, policy_type, external_id, display_name, category, platfo
         " assignments_hash, first_seen_at, last_seen_at, last_seen_run_id, deleted_at")
 
 
+def _like(text: str) -> str:
+    """A substring pattern for ILIKE that matches `text` literally (its % and _ included)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, policy_type: str | None, include_deleted: bool,
-                    after_id: int | None, limit: int) -> list[InventoryItem]:
+                    after_id: int | None, limit: int, category: str | None = None,
+                    search: str | None = None) -> list[InventoryItem]:
     with conn.cursor(row_factory=class_row(InventoryItem)) as cur:
         return cur.execute(
             f"SELECT {COLS} FROM inventory_items WHERE tenant_id = %(tenant)s"
             " AND (%(ptype)s::text IS NULL OR policy_type = %(ptype)s)"
+            " AND (%(category)s::text IS NULL OR category = %(category)s)"
+            " AND (%(like)s::text IS NULL OR display_name ILIKE %(like)s OR external_id ILIKE %(like)s)"
             " AND (%(deleted)s OR deleted_at IS NULL)"
             " AND (%(after)s::bigint IS NULL OR id > %(after)s) ORDER BY id LIMIT %(limit)s",
-            {"tenant": tenant_id, "ptype": policy_type, "deleted": include_deleted, "after": after_id,
+            {"tenant": tenant_id, "ptype": policy_type, "category": category,
+             "like": _like(search) if search else None, "deleted": include_deleted, "after": after_id,
              "limit": limit},
         ).fetchall()
+
+
+def get(conn: psycopg.Connection, tenant_id: int, item_id: int) -> InventoryItem | None:
+    with conn.cursor(row_factory=class_row(InventoryItem)) as cur:
+        return cur.execute(f"SELECT {COLS} FROM inventory_items WHERE id = %s AND tenant_id = %s",
+                           (item_id, tenant_id)).fetchone()
 
 
 def exists(conn: psycopg.Connection, tenant_id: int, item_id: int) -> bool:

@@ -185,15 +185,32 @@ def cancel(conn: psycopg.Connection, user: User, bulk_id: int, correlation_id: s
 
 
 def list_items(conn: psycopg.Connection, user: User, tenant_id: int, *, policy_type: str | None,
-               include_deleted: bool, cursor: str | None, limit: int) -> dict[str, Any]:
+               include_deleted: bool, cursor: str | None, limit: int, category: str | None = None,
+               search: str | None = None) -> dict[str, Any]:
     require_member(conn, tenant_id, user, READ_ROLES)
     rows = items.list_for_tenant(conn, tenant_id, policy_type=policy_type, include_deleted=include_deleted,
-                                 after_id=decode_cursor(cursor), limit=limit + 1)
+                                 after_id=decode_cursor(cursor), limit=limit + 1, category=category,
+                                 search=search)
     has_more = len(rows) > limit
     rows = rows[:limit]
     links = items.links_for_items(conn, [r.id for r in rows]) if rows else {}
     return {"items": [item_view(r, links.get(r.id, [])) for r in rows],
             "next_cursor": encode_cursor(rows[-1].id) if has_more and rows else None}
+
+
+def get_item(conn: psycopg.Connection, user: User, tenant_id: int, item_id: int) -> dict[str, Any]:
+    require_member(conn, tenant_id, user, READ_ROLES)
+    item = items.get(conn, tenant_id, item_id)
+    if item is None:
+        raise NotFound(f"inventory item {item_id} not found")
+    return item_view(item, items.links_for_items(conn, [item.id]).get(item.id, []))
+
+
+def inventory_summary(conn: psycopg.Connection, user: User, tenant_id: int) -> dict[str, Any]:
+    require_member(conn, tenant_id, user, READ_ROLES)
+    return {"tenant_id": tenant_id, "policy_types": [
+        {"policy_type": key, "category": category, "items": live, "deleted": deleted}
+        for key, category, live, deleted in items.counts_by_type(conn, tenant_id)]}
 
 
 def list_audit(conn: psycopg.Connection, user: User, tenant_id: int, *, action: str | None,

@@ -57,7 +57,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
     stack = LocalStack(_data_dir(), api_port=args.api_port, pg_port=args.pg_port, graph_port=args.graph_port,
                        aws_port=args.aws_port, run_workers=args.workers, sweep_every=args.sweep_every,
-                       schedule_every=args.schedule_every, pollers=not args.no_pollers)
+                       schedule_every=args.schedule_every, pollers=not args.no_pollers, queue_delay=args.queue_delay)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
@@ -232,6 +232,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep-every", type=float, default=60.0, help="seconds between orphan sweeps")
     p.add_argument("--schedule-every", type=float, default=None, help="seconds between scheduled full syncs")
     p.add_argument("--no-pollers", action="store_true", help="leave the queues to someone else (sam local invoke)")
+    p.add_argument("--queue-delay", type=int, default=0, choices=range(0, 901), metavar="SECONDS",
+                   help="RunQueue's DelaySeconds: a dispatched sync waits this long before a worker may take it "
+                        "(to watch or cancel a pending operation, as when the queue has a backlog)")
     p.add_argument("--for-containers", action="store_true",
                    help="also serve functions run by sam local (Docker network invsync-local) and write their "
                         "--env-vars file; needs a Docker engine and root")

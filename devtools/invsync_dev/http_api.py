@@ -45,7 +45,10 @@ def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, c
 
 class LocalHttpApi:
     def __init__(self, handler: Callable[[dict[str, Any], Any], dict[str, Any]], signer: DevSigner,
-                 context_factory: Callable[[], Any], host: str = "127.0.0.1", port: int = 3000) -> None:
+                 context_factory: Callable[[], Any], host: str = "127.0.0.1", port: int = 3000,
+                 console: Callable[[str, str], dict[str, Any]] | None = None) -> None:
+        """`console(method, path)` answers /console and below without a token, like the template's
+        console routes (Authorizer: NONE); everything else goes through the JWT check to `handler`."""
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +60,9 @@ class LocalHttpApi:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(length, MAX_READ)) if length else b""
+                path = urlsplit(self.path).path
+                if console and (path == "/console" or path.startswith("/console/")):
+                    return self._send_response(console(self.command, path))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 auth = headers.get("authorization", "")
                 claims = signer.verify(auth[7:]) if auth.lower().startswith("bearer ") else None
@@ -64,7 +70,9 @@ class LocalHttpApi:
                     return self._reply(401, {"Content-Type": "application/json",
                                              "WWW-Authenticate": "Bearer"}, b'{"message":"Unauthorized"}')
                 event = to_event(self.command, self.path, headers, body, claims, self.client_address[0])
-                response = handler(event, context_factory())
+                self._send_response(handler(event, context_factory()))
+
+            def _send_response(self, response: dict[str, Any]) -> None:
                 payload = response.get("body") or ""
                 data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
                 self._reply(int(response.get("statusCode", 200)), response.get("headers") or {}, data)
@@ -76,9 +84,10 @@ class LocalHttpApi:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True

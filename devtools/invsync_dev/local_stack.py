@@ -71,12 +71,14 @@ def load_function(name: str) -> Any:
 class LocalStack:
     def __init__(self, data_dir: Path, *, api_port: int = 3000, pg_port: int = 5433, graph_port: int = 0,
                  aws_port: int = 0, run_workers: int = 2, sweep_every: float = 60.0,
-                 schedule_every: float | None = None, host: str = "127.0.0.1", pollers: bool = True) -> None:
+                 schedule_every: float | None = None, host: str = "127.0.0.1", pollers: bool = True,
+                 queue_delay: int = 0) -> None:
         self.data_dir = Path(data_dir)
         self.api_port, self.pg_port, self.graph_port, self.aws_port = api_port, pg_port, graph_port, aws_port
         self.run_workers, self.sweep_every, self.schedule_every = run_workers, sweep_every, schedule_every
         self.host = host
         self.pollers = pollers
+        self.queue_delay = queue_delay
         self.stop_event = threading.Event()
         self.pg: EmbeddedPostgres | None = None
         self._pg_started_here = False
@@ -86,6 +88,7 @@ class LocalStack:
         self.threads: list[threading.Thread] = []
         self.env: dict[str, str] = {}
         self.signer = DevSigner(self.data_dir / "dev-jwt-key.pem")
+        self.console_user: tuple[str, str] | None = None  # (name, token) the local console signs in with
 
     # -- start/stop ----------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -142,11 +145,27 @@ class LocalStack:
         self.dispatch = load_function("dispatch")
         self.run_sync = load_function("run_sync")
         self.finalize = load_function("finalize")
+        self.console = load_function("console")
         self.api = LocalHttpApi(self.dispatch.lambda_handler, self.signer, lambda: LambdaContext("dispatch", 60_000),
-                                host=self.host, port=self.api_port).start()
+                                host=self.host, port=self.api_port, console=self._console).start()
         if self.pollers:
             self._start_pollers()
         return self
+
+    def _console(self, method: str, path: str) -> dict[str, Any]:
+        """The console function's answer, with the demo operator signed in: on this machine the page gets the
+        development token from /console/config.json instead of signing in at an issuer (the API still checks
+        it like any other)."""
+        if self.console_user is None:
+            config: dict[str, Any] = {"auth": {"mode": "unconfigured", "message": "The local stack is starting."}}
+        else:
+            name, token = self.console_user
+            config = {"auth": {"mode": "development", "user": name, "token": token}}
+        return self.console.respond(method, path, config)
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.api.url}/console/" if self.api else ""
 
     def _create_queues(self) -> dict[str, str]:
         import boto3
@@ -158,7 +177,7 @@ class LocalStack:
         arns = {n: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
                 for n, u in urls.items()}
         urls["RunQueue"] = sqs.create_queue(QueueName="RunQueue", Attributes={
-            "VisibilityTimeout": str(RUN_VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(RUN_VISIBILITY_SECONDS), "DelaySeconds": str(self.queue_delay),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": arns["RunDLQ"], "maxReceiveCount": "3"})})["QueueUrl"]
         urls["FinalizeQueue"] = sqs.create_queue(QueueName="FinalizeQueue", Attributes={
             "VisibilityTimeout": "30",
@@ -227,8 +246,10 @@ class LocalStack:
             secrets.create_secret(Name=name, SecretString=value)
         except secrets.exceptions.ResourceExistsException:
             secrets.put_secret_value(SecretId=name, SecretString=value)
-        return Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator",
+        demo = Demo(tenant_id, self.signer.token(DEMO_SUBJECT, "operator@contoso-demo.example", "Demo Operator",
                                                  groups=[LOCAL_ADMIN_GROUP]))
+        self.console_user = ("Demo Operator", demo.token)
+        return demo
 
     def env_json(self, host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke/start-api --env-vars` for functions in containers that reach this stack's
@@ -267,6 +288,7 @@ class LocalStack:
         return "\n".join([
             f"HTTP API        {self.api.url if self.api else '-'}  (JWT verified locally; RS256 dev key in "
             f"{self.data_dir / 'dev-jwt-key.pem'})",
+            f"Web console     {self.console_url}  (signed in as the demo operator)",
             f"PostgreSQL      {self.env['DATABASE_URL']}",
             f"AWS emulator    {self.env['AWS_ENDPOINT_URL']}  (SQS: RunQueue, FinalizeQueue, RunDLQ; Secrets Manager)",
             f"Graph stand-in  {self.env['GRAPH_BASE_URL']}  (demo tenant {DEMO_GRAPH_TENANT})",

@@ -1,0 +1,94 @@
+"""The web console in a real browser: Debian's chromium driven through chromedriver (Selenium), against
+`invsync local up` started as a user starts it. Without the browser (`make browser` installs it) these tests
+skip and say so; everything else runs without them."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from invsync_dev.embedded_pg import free_port
+from invsync_dev.http_api import request
+from tests.support.local_up import LocalUp
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
+QUEUE_DELAY = 4  # seconds a dispatched sync stays pending (RunQueue DelaySeconds): long enough to see and cancel
+
+
+def _browser() -> tuple[str, str] | None:
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    return (chromium, driver) if chromium and driver else None
+
+
+@pytest.fixture(scope="session")
+def browser_paths() -> tuple[str, str]:
+    found = _browser()
+    if found is None:
+        pytest.skip("no chromium + chromedriver on this machine: `make browser` installs Debian's packages "
+                    "(needs root and the Debian mirror)")
+    return found
+
+
+class Console:
+    """`invsync local up` in a subprocess and what a test needs to know about it."""
+
+    def __init__(self, stack: LocalUp, port: int, data_dir: Path) -> None:
+        self.stack, self.data_dir = stack, data_dir
+        self.api = f"http://127.0.0.1:{port}"
+        self.url = f"{self.api}/console/"
+        self.tenant_id, self.token = stack.tenant_id, stack.token
+        found = re.search(r"Graph stand-in\s+(\S+)", stack.printed())
+        assert found, stack.printed()
+        self.graph = found.group(1)
+
+    def graph_control(self, what: str, body: dict) -> None:
+        status, answer, _ = request(f"{self.graph}/_standin/{what}", "POST", body=body)
+        assert status == 200, answer
+
+    def call(self, method: str, path: str, body: object = None, token: str | None = None):
+        return request(self.api + path, method, token or self.token, body)
+
+
+@pytest.fixture(scope="module")
+def console(browser_paths, pg, template_url) -> Iterator[Console]:
+    name = f"invsync_console_{os.getpid()}"
+    database_url = pg.create(name, template="invsync_template")
+    data_dir = Path(tempfile.mkdtemp(prefix="invsync-console-"))
+    port = free_port()
+    stack = LocalUp(data_dir, database_url, "--api-port", str(port), "--aws-port", "0", "--graph-port", "0",
+                    "--queue-delay", str(QUEUE_DELAY), "--workers", "1", timeout=120)
+    try:
+        assert stack.token and stack.tenant_id, stack.printed()
+        yield Console(stack, port, data_dir)
+    finally:
+        stack.stop()
+        pg.drop(name)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def driver(browser_paths) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = browser_paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+                "--disable-gpu", "--lang=en-GB"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(chromedriver), options=options)
+    browser.set_script_timeout(30)
+    try:
+        yield browser
+    finally:
+        browser.quit()

@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench sam-local clean lock
+.PHONY: install test demo lint bench sam-local clean lock browser vendor-msal
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,25 @@ lock: $(STAMP)
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -o layers/common/requirements.txt pyproject.toml
 
-test: $(STAMP)
+test: $(STAMP) browser
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest
+
+# Debian's chromium and chromedriver, for the web console's browser tests (tests/browser). Never fails: without
+# root, apt-get or the Debian mirror it says why, and those tests skip with that reason.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		echo "browser tests: $$(chromium --version 2>/dev/null | head -1) with chromedriver"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+			|| echo "browser tests: apt-get could not install chromium + chromium-driver; they will skip"; \
+	else echo "browser tests: chromium + chromedriver missing and not installable here (needs root and apt-get); they will skip"; fi
+
+# The console's sign-in library from its npm package, its licence beside it (commit the result).
+MSAL_VERSION := 5.30.0
+vendor-msal:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent @azure/msal-browser@$(MSAL_VERSION) >/dev/null && tar xzf *.tgz) \
+		&& cp $$tmp/package/lib/msal-browser.min.js functions/console/static/vendor/ \
+		&& cp $$tmp/package/LICENSE functions/console/static/vendor/msal-browser.LICENSE.txt && rm -rf $$tmp
 
 demo: $(STAMP)
 	$(VENV)/bin/invsync demo

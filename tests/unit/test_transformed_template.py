@@ -98,11 +98,21 @@ def test_every_sqs_event_source_has_a_visibility_timeout_of_six_times_its_functi
         assert visibility >= 6 * int(function["Timeout"]), (mapping, visibility, function["Timeout"])
 
 
+def _operations(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(path, method) -> the HTTP API's OpenAPI operation."""
+    api = next(iter(_resources(template, "AWS::ApiGatewayV2::Api").values()))["Properties"]
+    return {(path, method): op for path, item in api["Body"]["paths"].items() for method, op in item.items()
+            if isinstance(op, dict) and "x-amazon-apigateway-integration" in op}
+
+
 def test_every_function_reaching_postgresql_is_bounded(transformed) -> None:
     functions = _resources(transformed, "AWS::Lambda::Function")
-    # every function gets the database's secret (Globals): the list above must name them all
+    # every function gets the database's secret's ARN (Globals): the list above must name all that can read it;
+    # the console function gets the variable too, but no permission to read the secret
     assert {n for n, f in functions.items() if "DATABASE_SECRET_ARN" in f["Properties"]["Environment"]["Variables"]
-            } == set(DATABASE_FUNCTIONS)
+            } == {*DATABASE_FUNCTIONS, "ConsoleFunction"}
+    console_role = transformed["Resources"][_target(functions["ConsoleFunction"]["Properties"]["Role"])]
+    assert "secretsmanager" not in json.dumps(console_role["Properties"]).lower()
     mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
     for name in DATABASE_FUNCTIONS:
         props = functions[name]["Properties"]
@@ -115,12 +125,28 @@ def test_every_function_reaching_postgresql_is_bounded(transformed) -> None:
 
 def test_the_api_integration_waits_at_most_29_seconds_and_dispatch_ends_before_it(transformed) -> None:
     functions = _resources(transformed, "AWS::Lambda::Function")
-    api = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Api").values()))["Properties"]
-    integrations = [path["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
-                    for path in api["Body"]["paths"].values()]
-    assert integrations and all(i["timeoutInMillis"] <= 29_000 for i in integrations)
+    integrations = [op["x-amazon-apigateway-integration"] for op in _operations(transformed).values()]
+    # HTTP API's default (and maximum) integration timeout is 30 s; each function ends before its own
+    assert integrations and all(i.get("timeoutInMillis", 30_000) <= 30_000 for i in integrations)
+    dispatch = [i for i in integrations if "DispatchFunction" in json.dumps(i["uri"])]
+    assert dispatch and all(i["timeoutInMillis"] <= 29_000 for i in dispatch)
     assert int(functions["DispatchFunction"]["Properties"]["Timeout"]) * 1000 < min(
-        i["timeoutInMillis"] for i in integrations)
+        i["timeoutInMillis"] for i in dispatch)
+    assert int(functions["ConsoleFunction"]["Properties"]["Timeout"]) * 1000 < 30_000
+
+
+def test_only_the_console_pages_are_served_without_a_token(transformed) -> None:
+    operations = _operations(transformed)
+    open_routes = {key for key, op in operations.items() if op.get("security") != [{"EntraJwt": []}]}
+    assert open_routes == {("/console", "get"), ("/console/{proxy+}", "get")}, open_routes
+    for key in open_routes:
+        assert operations[key]["security"] == [{"NONE": []}]
+        assert "ConsoleFunction" in json.dumps(operations[key]["x-amazon-apigateway-integration"]["uri"])
+    # everything else (the whole API, /openapi.json included) goes to dispatch behind the JWT authorizer
+    assert {k for k in operations if k not in open_routes} == {("/{proxy+}", "x-amazon-apigateway-any-method")}
+    console = _resources(transformed, "AWS::Lambda::Function")["ConsoleFunction"]["Properties"]
+    variables = console["Environment"]["Variables"]
+    assert variables["CONSOLE_AUTHORITY"] == {"Fn::Select": [0, {"Fn::Split": ["/v2.0", {"Ref": "JwtIssuer"}]}]}
 
 
 def test_every_queue_is_drained_into_a_dead_letter_queue_or_is_one(transformed) -> None:
@@ -194,7 +220,6 @@ def test_dispatch_restores_from_a_snapshot_and_every_trigger_calls_the_published
         assert kind(mapping["Properties"]["FunctionName"]) == "AWS::Lambda::Alias"
     for schedule in _resources(transformed, "AWS::Scheduler::Schedule").values():
         assert kind(schedule["Properties"]["Target"]["Arn"]) == "AWS::Lambda::Alias"
-    api = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Api").values()))["Properties"]
-    uri = json.dumps([p["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]
-                      for p in api["Body"]["paths"].values()])
+    uri = json.dumps(_operations(transformed)[("/{proxy+}", "x-amazon-apigateway-any-method")]
+                     ["x-amazon-apigateway-integration"]["uri"])
     assert "DispatchFunctionAliaslive" in uri

@@ -74,8 +74,7 @@ def console(browser_paths, pg, template_url) -> Iterator[Console]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture
-def driver(browser_paths) -> Iterator[object]:
+def make_driver(browser_paths: tuple[str, str], *arguments: str):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -83,11 +82,17 @@ def driver(browser_paths) -> Iterator[object]:
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
-                "--disable-gpu", "--lang=en-GB"):
+                "--disable-gpu", "--lang=en-GB", *arguments):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(chromedriver), options=options)
     browser.set_script_timeout(30)
+    return browser
+
+
+@pytest.fixture
+def driver(browser_paths) -> Iterator[object]:
+    browser = make_driver(browser_paths)
     try:
         yield browser
     finally:

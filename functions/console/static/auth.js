@@ -39,7 +39,7 @@ async function withMsal(auth) {
   await loadScript("vendor/msal-browser.min.js");
   const msal = window.msal;
   const redirectUri = location.origin + location.pathname;
-  const app = await msal.PublicClientApplication.createPublicClientApplication({
+  const app = await msal.createStandardPublicClientApplication({ // constructed and initialised
     auth: { clientId: auth.clientId, authority: auth.authority, redirectUri, postLogoutRedirectUri: redirectUri },
     cache: { cacheLocation: "sessionStorage" },
   });

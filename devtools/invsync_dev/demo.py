@@ -97,6 +97,8 @@ def run_demo(data_dir: Path, api_port: int = 0) -> int:
         kept = [i for i in api.items(demo.tenant_id) if i["policy_type"] == "mobileApp"]
         print(f"\nmobileApp items kept from the first sync (a failed listing deletes nothing): {len(kept)}")
         print("\nDemo finished " + ("successfully." if ok else "with unexpected statuses."))
+        print("The web console: run `.venv/bin/invsync local up` and open http://127.0.0.1:3000/console/ "
+              "(this demo's stack, and its console above, stop now).")
         return 0 if ok else 1
     finally:
         stack.stop()

@@ -50,6 +50,9 @@ class LocalHttpApi:
         """`console(method, path)` answers /console and below without a token, like the template's
         console routes (Authorizer: NONE); everything else goes through the JWT check to `handler`."""
         api = self
+        # One request at a time, as in one Lambda environment: Powertools' resolver keeps the current event and
+        # route arguments on the app object, so two requests on two threads would read each other's.
+        environment = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -70,7 +73,9 @@ class LocalHttpApi:
                     return self._reply(401, {"Content-Type": "application/json",
                                              "WWW-Authenticate": "Bearer"}, b'{"message":"Unauthorized"}')
                 event = to_event(self.command, self.path, headers, body, claims, self.client_address[0])
-                self._send_response(handler(event, context_factory()))
+                with environment:
+                    response = handler(event, context_factory())
+                self._send_response(response)
 
             def _send_response(self, response: dict[str, Any]) -> None:
                 payload = response.get("body") or ""

@@ -57,6 +57,19 @@ def test_local_up_serves_the_api_and_runs_a_sync(database_url: str) -> None:
         added = [line for line in lines if line.startswith("+ added")]
         assert len(added) == op["run"]["items_observed_count"]
         assert lines[-1] == f"{len(added)} added, 0 changed, 0 deleted, 0 restored"
+        # a browser asks several routes at once: each answer is its own request's (the resolver holds the
+        # current request, so the local API serves one at a time, like one Lambda environment)
+        from concurrent.futures import ThreadPoolExecutor
+
+        run_id = op["run"]["id"]
+        asks = [(f"/tenants/{tenant_id}/inventory-syncs?status=success", lambda b: b["items"][0]["id"] == run_id),
+                ("/bulk-operations?status=active", lambda b: b["items"] == []),
+                (f"/tenants/{tenant_id}/audit-logs?action=inventory.sync.completed", lambda b: len(b["items"]) == 1),
+                ("/policy-types", lambda b: "categories" in b)] * 10
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda ask: request(base + ask[0], token=token), asks))
+        for (path, check), (status, body, _) in zip(asks, answers, strict=True):
+            assert status == 200 and check(body), (path, status, body)
     finally:
         rest = stack.stop()
     assert stack.process.returncode == 0, stack.printed() + rest

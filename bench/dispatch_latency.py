@@ -1,5 +1,7 @@
 """Dispatch latency through the local HTTP API (JWT check, the real dispatch handler, PostgreSQL, moto SQS)
-under 50 concurrent clients, against the same requests sent one at a time in the same run."""
+under 50 concurrent clients, against the same requests sent one at a time in the same run. The local API
+serves one request at a time, like one Lambda environment (dispatch with a concurrency of 1): the concurrent
+figures are what 50 clients wait for one environment, and its throughput."""
 
 from __future__ import annotations
 

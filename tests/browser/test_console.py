@@ -140,7 +140,14 @@ def test_a_type_graph_refuses_shows_completed_with_errors_and_the_permission(dri
 
 def test_cancel_of_a_pending_operation_shows_aborted(driver, console: Console) -> None:
     open_console(driver, console, f"#/tenants/{console.tenant_id}")
+    # a chosen selection this time: the Scripts category and one policy type of another
+    driver.find_element("css selector", "input[name=scope][value=chosen]").click()
+    driver.find_element("css selector", "input[name=category][value=Scripts]").click()
+    driver.find_element("css selector", "input[name=policy_type][value=mobileApp]").click()
     op_id = dispatch_from_page(driver)
+    scripts = sorted(t.key for t in BY_KEY.values() if t.category == "Scripts" and not t.foundation)
+    assert f"bulk operation {op_id}, {len(scripts) + 1} policy types" in driver.find_element(
+        "css selector", ".sync .result").text
     wait(lambda: (c := card(driver, op_id)) and c["status"] == "pending", 10, "the pending operation")
     driver.find_element("css selector", f"#widget [data-operation='{op_id}'] button.cancel").click()
     final = wait(lambda: (c := card(driver, op_id)) and c["status"] == "aborted" and c, 30, "aborted")

@@ -81,8 +81,16 @@ async function syncForm(ctx, tenant) {
     const data = new FormData(form);
     const body = {};
     if (data.get("scope") === "chosen") {
-      body.categories = data.getAll("category");
-      body.policy_types = data.getAll("policy_type");
+      // a ticked category means all of its types, added to the types ticked one by one (the API's
+      // `categories` would instead narrow `policy_types` down)
+      const categories = new Set(data.getAll("category"));
+      const chosen = new Set([...data.getAll("policy_type"),
+        ...enabled.filter((t) => categories.has(t.category)).map((t) => t.key)]);
+      if (!chosen.size) {
+        result.textContent = "Choose at least one category or policy type.";
+        return;
+      }
+      body.policy_types = [...chosen].sort();
     }
     const button = form.querySelector("#sync-now");
     button.disabled = true;

@@ -1,4 +1,4 @@
-"""The whole service on this machine, no Docker, no cloud account (DESIGN §9):
+"""The whole service on this machine, no Docker, no cloud account (README, "Local stack"):
 embedded PostgreSQL (unless DATABASE_URL), moto as an AWS emulator (SQS + Secrets Manager),
 the Graph stand-in with a demo tenant, the HTTP API on 127.0.0.1, and pollers feeding the
 real handlers."""

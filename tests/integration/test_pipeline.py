@@ -1,4 +1,4 @@
-"""End to end through the real handlers: dispatch → run_sync → finalize (DESIGN §4 table)."""
+"""End to end through the real handlers: dispatch → run_sync → finalize (the mapping table, docs/architecture.md §4)."""
 
 from __future__ import annotations
 

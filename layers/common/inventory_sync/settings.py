@@ -1,4 +1,4 @@
-"""Service configuration: read from the environment once, validated at start-up (DESIGN §8)."""
+"""Service configuration: read from the environment once, validated at start-up (docs/architecture.md §9)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # one connection per Lambda execution environment; the local stack serves threads and raises it
     db_pool_max_size: int = Field(default=1, ge=1, le=32)
-    # A lock holder whose session goes quiet longer than this loses the lock (DESIGN §7).
+    # A lock holder whose session goes quiet longer than this loses the lock (docs/architecture.md §6).
     lock_idle_session_timeout_ms: int = Field(default=60_000, ge=5_000)
     deadline_margin_seconds: float = Field(default=30.0, ge=0)
     pending_timeout_seconds: int = Field(default=3_600, ge=60)

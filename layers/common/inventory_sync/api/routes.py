@@ -1,4 +1,4 @@
-"""Routes of the HTTP API (DESIGN §5). Each route: identify the caller, call a service, shape the answer."""
+"""Routes of the HTTP API (README, "HTTP API"). Each route: identify the caller, call a service, shape the answer."""
 
 from __future__ import annotations
 

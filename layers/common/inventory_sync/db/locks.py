@@ -13,7 +13,7 @@ def derive_key(*parts: object) -> int:
 
 
 def sync_key(tenant_id: int, selection_hash: str) -> int:
-    """The run lock of DESIGN §7: one sync per (tenant, selection) at a time."""
+    """The sync lock (docs/architecture.md §6): one sync per (tenant, selection) at a time."""
     return derive_key("sync", tenant_id, selection_hash)
 
 

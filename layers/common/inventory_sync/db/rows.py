@@ -78,7 +78,7 @@ class Run:
 
     @property
     def changes(self) -> dict[str, int]:
-        """Counts per change kind (terminal audit metadata, DESIGN §10)."""
+        """Counts per change kind (terminal audit metadata)."""
         return {"added": self.items_added_count, "changed": self.items_changed_count,
                 "deleted": self.items_deleted_count, "restored": self.items_restored_count}
 

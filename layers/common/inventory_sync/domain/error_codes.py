@@ -1,4 +1,4 @@
-"""The error codes a run can record (DESIGN §7). One place owns them."""
+"""The error codes a run can record (docs/architecture.md §7). One place owns them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Queue message shapes (DESIGN §6, fixed): RunQueue and FinalizeQueue bodies, version 1."""
+"""Queue message shapes, an external interface (docs/architecture.md §3): RunQueue and FinalizeQueue
+bodies, version 1."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class FinalizeMessage(BaseModel):
 
 
 class ScheduledSyncEvent(BaseModel):
-    """The sync schedule's constant input (DESIGN §6)."""
+    """The sync schedule's constant input (docs/architecture.md §3)."""
 
     model_config = ConfigDict(extra="forbid")
 

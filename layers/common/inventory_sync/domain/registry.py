@@ -1,4 +1,5 @@
-"""The policy-type registry (facts from POLICY_TYPES.md) and the runtime resolver."""
+"""The policy-type registry (facts from Microsoft Graph's documentation of the Intune collections) and the
+runtime resolver."""
 
 from __future__ import annotations
 

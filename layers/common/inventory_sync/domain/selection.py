@@ -1,4 +1,4 @@
-"""Selection rules: what a sync covers, its normalised form and its hash (DESIGN §5)."""
+"""Selection rules: what a sync covers, its normalised form and its hash (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""State machines and the run → bulk operation → audit mapping (DESIGN §4). One place owns them."""
+"""State machines and the run → bulk operation → audit mapping (docs/architecture.md §4). One place owns them."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ _BULK_TRANSITIONS: dict[BulkStatus, frozenset[BulkStatus]] = {
 
 
 class IllegalTransition(ValueError):
-    """A status change outside the state machines of DESIGN §4."""
+    """A status change outside the state machines (docs/architecture.md §4)."""
 
 
 def check_run_transition(current: RunStatus, target: RunStatus) -> None:
@@ -93,7 +93,7 @@ FAILED_WITHOUT_RUN = _OUTCOMES[RunStatus.FAILED]
 
 
 def outcome_for_run(status: RunStatus, error_codes: Iterable[str]) -> Outcome:
-    """DESIGN §4 table: a failed run with `cancelled` is an abort."""
+    """The mapping table (docs/architecture.md §4): a failed run with `cancelled` is an abort."""
     if status is RunStatus.RUNNING:
         raise IllegalTransition("a running run has no outcome yet")
     if status is RunStatus.FAILED and ErrorCode.CANCELLED in set(error_codes):

@@ -1,4 +1,5 @@
-"""Dispatch: record a pending bulk operation and its audit event, then enqueue the run (DESIGN §4-§6).
+"""Dispatch: record a pending bulk operation and its audit event, then enqueue the run
+(docs/architecture.md §1, §3-§5; docs/decisions 0001, 0004).
 
 The RunQueue message is sent *inside* the transaction that writes the rows, while that
 transaction holds the bulk operation's dispatch gate (an advisory xact lock). If the send

@@ -1,4 +1,4 @@
-"""finalize: terminal audit event + bulk operation counters and status, exactly once (DESIGN §4, §6, §7).
+"""finalize: terminal audit event + bulk operation counters and status, exactly once (docs/architecture.md §3, §4, §7).
 
 Exactly once is the database's job: the bulk operation row is locked (FOR UPDATE) while its
 outcome is written, only an active operation changes, and a unique index admits one terminal

@@ -1,4 +1,4 @@
-"""run_sync: one RunQueue message → one inventory sync under the advisory lock (DESIGN §4, §7).
+"""run_sync: one RunQueue message → one inventory sync under the advisory lock (docs/architecture.md §4, §6, §7).
 
 Locks, both on one dedicated autocommit session that is closed on every exit path:
 * the *attempt* lock (per bulk operation): only one live attempt per dispatch; a concurrent

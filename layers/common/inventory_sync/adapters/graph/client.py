@@ -1,4 +1,4 @@
-"""Graph requests with the retry rules of DESIGN §7.
+"""Graph requests with the retry rules of docs/architecture.md §7.
 
 * 429/503/504: wait as ``Retry-After`` says (seconds or an HTTP date);
 * other 5xx and connection errors: exponential backoff with full jitter;

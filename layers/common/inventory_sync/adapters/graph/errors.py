@@ -1,4 +1,4 @@
-"""Graph failures, classified into the run's error codes (DESIGN §7). Messages never carry secrets."""
+"""Graph failures, classified into the run's error codes (docs/architecture.md §7). Messages never carry secrets."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench sam-local clean lock browser vendor-msal
+.PHONY: install test demo lint typecheck check bench sam-local clean lock browser vendor-msal
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,15 @@ sam-local: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# mypy: strict on the service's package (layers/common/inventory_sync), gradual on the rest (pyproject.toml).
+# Each function's app.py is its own top-level module `app`, so each is checked on its own.
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy layers/common/inventory_sync devtools/invsync_dev bench tests
+	@for f in functions/*/app.py; do $(VENV)/bin/mypy $$f || exit 1; done
+
+# what CI runs: lint, types, then the tests
+check: lint typecheck test
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench

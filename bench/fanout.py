@@ -38,6 +38,7 @@ class CountingQueue:
     def _queue(self) -> str:
         if self._url is None or self.messages % ROTATE_EVERY < (self.messages - 10) % ROTATE_EVERY:
             self._url = self.sqs.create_queue(QueueName=f"run-{self.messages}")["QueueUrl"]
+        assert self._url is not None
         return self._url
 
     def send(self, body: dict[str, Any]) -> None:

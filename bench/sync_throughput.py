@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import resource
 import statistics
@@ -209,7 +210,7 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
 
         ours_times.append(timed(ours))
         copy_tenant, _ = _tenant_and_run(url, f"copy-{n}-{rep}")
-        copy_times.append(timed(lambda tenant=copy_tenant: raw_copy(url, tenant, rows)))
+        copy_times.append(timed(functools.partial(raw_copy, url, copy_tenant, rows)))
     db.close()
     t_ours, t_copy = statistics.median(ours_times), statistics.median(copy_times)
 
@@ -270,7 +271,7 @@ def resync_with_changes(url: str, n: int, changed_every: int = 10, row_by_row_ma
     copy_times = []
     for rep in range(REPEATS):
         copy_tenant, _ = _tenant_and_run(url, f"copy-again-{n}-{rep}")
-        copy_times.append(timed(lambda tenant=copy_tenant: raw_copy(url, tenant, second)))
+        copy_times.append(timed(functools.partial(raw_copy, url, copy_tenant, second)))
     t_copy = statistics.median(copy_times)
     rbr_n = min(n, row_by_row_max)
     rbr_tenant, rbr_run, rbr_db = prepared("rbr")

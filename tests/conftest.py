@@ -35,7 +35,7 @@ class PgAdmin:
     def url_for(self, dbname: str) -> str:
         params = conninfo_to_dict(self.admin_url)
         params["dbname"] = dbname
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     def execute(self, sql: str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:

@@ -137,9 +137,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(table(["id", "name", "graph tenant", "status", "scheduled", "your role"], rows))
         return 0
     with psycopg.connect(_url()) as conn:
-        rows = conn.execute("SELECT id, name, graph_tenant_id, status, scheduled_sync_enabled FROM tenants"
-                            " ORDER BY id").fetchall()
-    print(table(["id", "name", "graph tenant", "status", "scheduled"], [list(r) for r in rows]))
+        stored = conn.execute("SELECT id, name, graph_tenant_id, status, scheduled_sync_enabled FROM tenants"
+                              " ORDER BY id").fetchall()
+    print(table(["id", "name", "graph tenant", "status", "scheduled"], [list(r) for r in stored]))
     return 0
 
 

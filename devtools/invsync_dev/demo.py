@@ -60,6 +60,7 @@ def sync_and_show(api: ApiClient, tenant_id: int, body: dict[str, Any], title: s
 def run_demo(data_dir: Path, api_port: int = 0) -> int:
     stack = LocalStack(data_dir, api_port=api_port).start()
     try:
+        assert stack.api is not None and stack.graph is not None  # started
         demo = stack.ensure_demo()
         print("Inventory Sync — local demo\n")
         print(stack.describe(demo))

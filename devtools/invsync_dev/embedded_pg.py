@@ -29,10 +29,10 @@ def find_bin_dir() -> Path:
     if candidates:
         return Path(candidates[0]).parent
     try:
-        import pgserver  # type: ignore[import-not-found]
+        import pgserver
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise RuntimeError("no PostgreSQL server binaries found and the pgserver package is missing") from exc
-    return Path(pgserver.POSTGRES_BIN_PATH)  # pragma: no cover
+    return Path(getattr(pgserver, "POSTGRES_BIN_PATH"))  # pragma: no cover  # noqa: B009 - untyped package
 
 
 def free_port() -> int:

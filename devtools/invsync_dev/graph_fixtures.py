@@ -127,7 +127,7 @@ def policy_set_items(members: list[tuple[str, str, str]]) -> list[dict[str, Any]
     """`policySetItem`s for (subtype, payloadId, display name) triples."""
     items = []
     for n, (subtype, payload_id, name) in enumerate(members):
-        item = {"@odata.type": f"{G}{subtype}", "id": f"{payload_id[:-4]}ps{n:02d}",
+        item: dict[str, Any] = {"@odata.type": f"{G}{subtype}", "id": f"{payload_id[:-4]}ps{n:02d}",
                 "createdDateTime": "2026-01-15T08:00:00Z", "lastModifiedDateTime": "2026-02-01T08:00:00Z",
                 "payloadId": payload_id, "itemType": f"{G}{subtype.replace('PolicySetItem', '')}",
                 "displayName": name, "status": "success", "errorCode": "noError", "guidedDeploymentTags": []}

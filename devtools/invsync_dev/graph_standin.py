@@ -138,7 +138,7 @@ class GraphStandIn:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> GraphStandIn:
         self._thread = threading.Thread(target=self._server.serve_forever, name="graph-standin", daemon=True)
@@ -332,9 +332,9 @@ class GraphStandIn:
                 member = (index + tenant.versions.get(("policySet", index), 1) - 1) % total
                 members.append((subtype, self.item_id(gid, key, member), f"{key} {member:05d}"))
         items = graph_fixtures.policy_set_items(members[: 1 + index % 3])
-        for member in items:
-            member["lastModifiedDateTime"] = f"2026-11-{1 + tenant.noise % 27:02d}T10:00:00Z"
-            member["status"] = "success" if tenant.noise % 2 == 0 else "partialSuccess"
+        for entry in items:
+            entry["lastModifiedDateTime"] = f"2026-11-{1 + tenant.noise % 27:02d}T10:00:00Z"
+            entry["status"] = "success" if tenant.noise % 2 == 0 else "partialSuccess"
         return items
 
     @staticmethod
@@ -512,7 +512,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             thumb = base64.urlsafe_b64encode(hashlib.sha1(der).digest())  # noqa: S324 - x5t is SHA-1 by definition
             try:
                 header = jwt.get_unverified_header(form["client_assertion"])
-                claims = jwt.decode(form["client_assertion"], cert.public_key(), algorithms=["RS256"],
+                claims = jwt.decode(form["client_assertion"], cert.public_key(),  # type: ignore[arg-type]
+                                    algorithms=["RS256"],
                                     audience=f"{self._base()}/{graph_tenant_id}/oauth2/v2.0/token")
             except jwt.PyJWTError:
                 return False
@@ -612,11 +613,11 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                     return self._quirky(quirk, body, version, rest, query)
                 return 200, body, {}, None
             if below:
-                values = standin.below(tenant, ptype, index, below)
-                if values is None:
+                found = standin.below(tenant, ptype, index, below)
+                if found is None:
                     return 400, {"error": {"code": "BadRequest", "message": "unsupported segment"}}, {}, None
                 return 200, {"@odata.context": f"{self._base()}/{version}/$metadata#{below[-1]}",
-                             "value": values}, {}, None
+                             "value": found}, {}, None
             expand = {e for e in query.get("$expand", [""])[0].split(",") if e}
             allowed = {"items", "assignments"} if ptype.key == "policySet" else set()
             if expand - allowed:
@@ -659,7 +660,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             skip = int(query.get("$skiptoken", ["0"])[0])
             builtin_filter = query.get("$filter", [""])[0] == "isBuiltIn eq false"
             total = tenant.total(ptype.key)
-            page, index = [], skip
+            page: list[dict[str, Any]] = []
+            index = skip
             while index < total and len(page) < top:
                 if tenant.exists(ptype.key, index) and not (builtin_filter and index == 0):
                     page.append(standin.item(tenant, ptype, index, expand=bool(expand), detail=False))

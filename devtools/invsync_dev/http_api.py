@@ -49,7 +49,6 @@ class LocalHttpApi:
                  console: Callable[[str, str], dict[str, Any]] | None = None) -> None:
         """`console(method, path)` answers /console and below without a token, like the template's
         console routes (Authorizer: NONE); everything else goes through the JWT check to `handler`."""
-        api = self
         # One request at a time, as in one Lambda environment: Powertools' resolver keeps the current event and
         # route arguments on the app object, so two requests on two threads would read each other's.
         environment = threading.Lock()
@@ -97,7 +96,7 @@ class LocalHttpApi:
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
-        api.url = f"http://{host}:{self._server.server_address[1]}"
+        self.url = f"http://{host}:{self._server.server_address[1]}"
 
     def start(self) -> LocalHttpApi:
         self._thread.start()

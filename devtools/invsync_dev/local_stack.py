@@ -262,7 +262,7 @@ class LocalStack:
 
         def there(url: str) -> str:
             if "://" not in url:  # a libpq key=value string
-                return make_conninfo(**{**conninfo_to_dict(url), "host": host})
+                return make_conninfo("", **{**conninfo_to_dict(url), "host": host})
             parts = urlsplit(url)
             userinfo = parts.netloc.rpartition("@")[0]
             return urlunsplit(parts._replace(netloc=f"{userinfo + '@' if userinfo else ''}{host}:{parts.port}"))

@@ -58,8 +58,8 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                             context=context))
     if is_scheduled_envelope(event) or _is_sweep(event):
         report = _service().sweep()
         metrics.add_metric(name="SweepOrphanedRuns", unit="Count", value=len(report.orphaned_runs))

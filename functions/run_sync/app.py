@@ -16,10 +16,10 @@ from inventory_sync.services.sync import SyncService
 
 bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_context: dict[str, LambdaContext] = {}
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """One RunQueue message (Powertools passes the invocation's context: the run's deadline comes from it)."""
     try:
         message = RunMessage.model_validate_json(record.body)
     except ValidationError as exc:
@@ -31,10 +31,9 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(bulk_operation_run_id=message.bulk_operation_run_id, tenant_id=message.tenant_id)
     logger.set_correlation_id(message.correlation_id)
     container = bootstrap.container("run_sync", "finalize_queue_url")
-    context = _context["current"]
     try:
-        outcome = SyncService(bootstrap.sync_deps(container)).process(
-            message, lambda: context.get_remaining_time_in_millis() / 1000)
+        outcome = SyncService(container.sync_deps).process(
+            message, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
     except Exception:
         logger.exception("run attempt failed; SQS will deliver the message again")
         raise
@@ -44,6 +43,5 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _context["current"] = context
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))

@@ -42,8 +42,10 @@ def _post(dispatch, tenant_id: int, raw_body: str | None, content_type: str | No
 
 
 def _written(db: psycopg.Connection) -> tuple[int, int]:
-    return db.execute("SELECT (SELECT count(*) FROM bulk_operation_runs), (SELECT count(*) FROM audit_logs)"
-                      ).fetchone()
+    row = db.execute("SELECT (SELECT count(*) FROM bulk_operation_runs), (SELECT count(*) FROM audit_logs)"
+                     ).fetchone()
+    assert row is not None
+    return row[0], row[1]
 
 
 def _assert_problem(response, status: int) -> dict:

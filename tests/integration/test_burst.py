@@ -72,7 +72,7 @@ def test_burst_of_200_dispatches_with_4_workers(database_url: str, monkeypatch: 
             rows = conn.execute("SELECT b.id, b.status, b.processed_items, b.succeeded, b.failed, b.skipped,"
                                 " r.status FROM bulk_operation_runs b LEFT JOIN inventory_sync_runs r"
                                 " ON r.bulk_operation_run_id = b.id").fetchall()
-            events = dict(conn.execute(
+            events: dict[str, int] = dict(conn.execute(
                 "SELECT metadata ->> 'bulk_operation_run_id', count(*) FROM audit_logs WHERE action IN"
                 " ('inventory.sync.completed', 'inventory.sync.failed', 'inventory.sync.skipped',"
                 " 'inventory.sync.aborted') GROUP BY 1").fetchall())

@@ -36,9 +36,11 @@ def _post(dispatch, tenant_id: int, body=None, *, subject="alice", headers=None,
 
 
 def _counts(db: psycopg.Connection) -> tuple[int, int, int]:
-    return tuple(db.execute(
+    row = db.execute(
         "SELECT (SELECT count(*) FROM bulk_operation_runs), (SELECT count(*) FROM audit_logs),"
-        " (SELECT count(*) FROM inventory_sync_runs)").fetchone())
+        " (SELECT count(*) FROM inventory_sync_runs)").fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
 
 
 def test_empty_body_dispatches_a_full_inventory(dispatch, db, stack, tenant_and_operator) -> None:

@@ -101,8 +101,10 @@ def test_postgres_restart_mid_sync_then_redelivery_completes(env, pg, database_u
         assert db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0] == 0
         run = _run(db, bulk_id)
         assert run[1] == "running"
-        observed, upserted = db.execute("SELECT items_observed_count, items_upserted_count FROM inventory_sync_runs"
-                                        " WHERE id = %s", (run[0],)).fetchone()
+        counted = db.execute("SELECT items_observed_count, items_upserted_count FROM inventory_sync_runs"
+                             " WHERE id = %s", (run[0],)).fetchone()
+        assert counted is not None
+        observed, upserted = counted
         stored = db.execute("SELECT count(*) FROM inventory_items").fetchone()[0]
         assert upserted <= stored, (observed, upserted, stored)
         env.graph.latency_ms = 0

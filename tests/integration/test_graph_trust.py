@@ -88,7 +88,12 @@ def test_the_token_is_refused_to_any_other_origin(graph) -> None:
     from inventory_sync.adapters.graph.errors import GraphError
 
     asked: list[bool] = []
-    client = GraphClient(graph.base_url, lambda force: asked.append(force) or "tok")
+
+    def token(force: bool) -> str:
+        asked.append(force)
+        return "tok"
+
+    client = GraphClient(graph.base_url, token)
     host, port = graph.base_url.removeprefix("http://").split(":")
     for url in (f"https://{host}:{port}/beta/x", f"http://{host}:{int(port) + 1}/beta/x",
                 f"http://localhost.example:{port}/beta/x", "http://user@evil.example/beta/x?$skiptoken=secret"):

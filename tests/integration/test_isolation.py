@@ -4,6 +4,8 @@ events carry the real actor."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support import factories
@@ -28,7 +30,7 @@ def world(db, stack):
     return {"a": a, "b": b, "b_bulk": b_bulk, "b_run": b_run, "pipeline": pipeline}
 
 
-ROUTES = [
+ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/tenants/{b}/inventory-syncs", {}),
     ("GET", "/tenants/{b}/inventory-syncs", None),
     ("GET", "/tenants/{b}/inventory-syncs/{b_run}", None),

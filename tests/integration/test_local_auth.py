@@ -81,7 +81,8 @@ def test_anything_but_a_valid_dev_token_is_401(dispatch, db, tenant, signer, sam
         "other-key": lambda: _token(other),
         "no-subject": lambda: _token(mine, sub=None),
         "alg-none": lambda: jwt.encode({"iss": local_auth.ISSUER, "aud": local_auth.AUDIENCE, "sub": "demo-operator",
-                                        "exp": int(time.time()) + 600}, None, algorithm="none"),
+                                        "exp": int(time.time()) + 600}, None,  # type: ignore[arg-type]
+                                       algorithm="none"),
         "not-a-jwt": lambda: "definitely-not-a-token",
         "no-token": lambda: None,
     }[case]()

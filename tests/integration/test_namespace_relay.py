@@ -68,7 +68,7 @@ def namespaced_client():
         process.stdin.flush()
         return process.stdout.readline().strip()
 
-    ask.namespace = Path(f"/proc/{process.pid}/ns/net")  # type: ignore[attr-defined]
+    ask.namespace = Path(f"/proc/{process.pid}/ns/net")
     yield ask
     process.kill()
     process.wait()

@@ -35,7 +35,7 @@ class Pipeline:
         sqs = boto3.client("sqs")
         got = sqs.receive_message(QueueUrl=self.queues[queue], MaxNumberOfMessages=max_messages,
                                   WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
-        return got
+        return [dict(m) for m in got]
 
     def _feed(self, queue: str, fn: Any, arn: str) -> list[dict[str, Any]]:
         """Deliver each waiting message as a one-record SQS event; delete it unless reported failed."""

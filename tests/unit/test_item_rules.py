@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_policy_set_members_and_scope_tags() -> None:
     links = {(link.link_type, link.target_type, link.target_id) for link in record.links}
     assert links == {("scope_tag", "roleScopeTag", "0"), ("scope_tag", "roleScopeTag", "4"),
                      ("policy_set_item", "mobileApp", "app1"), ("policy_set_item", "deviceConfiguration", "dc1")}
-    reported = copy.deepcopy(policy_set)
+    reported: dict[str, Any] = copy.deepcopy(policy_set)
     reported["status"] = "partialSuccess"
     reported["items"][1]["status"] = "success"
     assert to_record(ptype, reported).content_hash == record.content_hash

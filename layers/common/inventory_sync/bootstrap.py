@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from inventory_sync.adapters.queues import SqsQueue
 from inventory_sync.db.connection import Database
 from inventory_sync.domain.registry import RuntimeRegistry, UnknownPolicyTypes, filter_runtime
 from inventory_sync.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # imported where used: the Graph client and the engine load in run_sync only
+    from inventory_sync.adapters.graph.credentials import CredentialStore
+    from inventory_sync.adapters.graph.token import TokenProvider
+    from inventory_sync.services.permissions import ReportCache
+    from inventory_sync.services.sync import SyncDeps
 
 
 @dataclass
@@ -22,22 +29,34 @@ class Container:
         return SqsQueue(self.settings.require("run_queue_url").run_queue_url or "")
 
     @functools.cached_property
-    def credentials(self):  # noqa: ANN201 - lazy: only run_sync and the permission check read tenant secrets
+    def credentials(self) -> CredentialStore:  # lazy: only run_sync and the permission check read tenant secrets
         from inventory_sync.adapters.graph.credentials import CredentialStore
 
         return CredentialStore(self.settings.tenant_secret_prefix)
 
     @functools.cached_property
-    def tokens(self):  # noqa: ANN201
+    def tokens(self) -> TokenProvider:
         from inventory_sync.adapters.graph.token import TokenProvider
 
         return TokenProvider(self.settings.graph_authority_host, self.settings.graph_base_url)
 
     @functools.cached_property
-    def permission_reports(self):  # noqa: ANN201 - per execution environment, a few minutes each
+    def permission_reports(self) -> ReportCache:  # per execution environment, a few minutes each
         from inventory_sync.services.permissions import ReportCache
 
         return ReportCache()
+
+    @functools.cached_property
+    def sync_deps(self) -> SyncDeps:
+        """What run_sync needs, built once per process (the token and secret caches live in it)."""
+        from inventory_sync.services.engine import EngineConfig
+        from inventory_sync.services.sync import SyncDeps
+
+        s = self.settings
+        return SyncDeps(settings=s, db=self.db, registry=self.registry, finalize_queue=self.finalize_queue,
+                        credentials=self.credentials, tokens=self.tokens,
+                        engine_config=EngineConfig(concurrency=s.sync_concurrency,
+                                                   max_item_bytes=s.graph_max_item_bytes))
 
     @functools.cached_property
     def finalize_queue(self) -> SqsQueue:
@@ -83,7 +102,7 @@ def after_restore() -> None:
     random.seed()
     for built in _containers.values():
         built.db.close()  # in case a snapshot was taken without the hook above
-        for cached in ("credentials", "tokens", "permission_reports", "_sync_deps"):
+        for cached in ("credentials", "tokens", "permission_reports", "sync_deps"):
             built.__dict__.pop(cached, None)
     if "aws_lambda_powertools.utilities.parameters" in sys.modules:
         sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
@@ -108,15 +127,3 @@ def reset() -> None:
     _containers.clear()
 
 
-def sync_deps(built: Container):
-    """What run_sync needs, built once per process (token cache and secret cache live here)."""
-    from inventory_sync.services.engine import EngineConfig
-    from inventory_sync.services.sync import SyncDeps
-
-    if not hasattr(built, "_sync_deps"):
-        s = built.settings
-        built._sync_deps = SyncDeps(  # type: ignore[attr-defined]
-            settings=s, db=built.db, registry=built.registry, finalize_queue=built.finalize_queue,
-            credentials=built.credentials, tokens=built.tokens,
-            engine_config=EngineConfig(concurrency=s.sync_concurrency, max_item_bytes=s.graph_max_item_bytes))
-    return built._sync_deps  # type: ignore[attr-defined]

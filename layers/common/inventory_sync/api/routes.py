@@ -6,7 +6,7 @@ import base64
 import binascii
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -48,6 +48,9 @@ from inventory_sync.services.dispatch import DispatchService
 from inventory_sync.services.tenant_admin import TenantAdmin
 from inventory_sync.settings import ConfigError
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
 MAX_BODY_BYTES = 64 * 1024
 REQUIRED = ("run_queue_url",)
 
@@ -58,13 +61,13 @@ MAX_ID = 2**53 - 1
 Id = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
-def _errors(*codes: int) -> dict[int, dict[str, Any]]:
+def _errors(*codes: int) -> dict[int, OpenAPIResponse]:
     """Problem responses a route can give, for the OpenAPI document."""
     return {code: {"description": TITLES[code], "content": {"application/problem+json": {"model": Problem}}}
             for code in codes}
 
 
-READ_ERRORS = {200: {"description": "OK"}, **_errors(400, 401, 404, 413, 422)}
+READ_ERRORS: dict[int, OpenAPIResponse] = {200: {"description": "OK"}, **_errors(400, 401, 404, 413, 422)}
 WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 415, 422, 503)
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=200)]
@@ -126,7 +129,7 @@ def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
 def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
     """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
     with _as_caller() as (conn, caller):
-        rows = _tenant_admin().list(conn, caller, queries.decode_cursor(cursor), limit + 1)
+        rows = _tenant_admin().visible_tenants(conn, caller, queries.decode_cursor(cursor), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return TenantPage.model_validate({"items": rows,
@@ -154,7 +157,7 @@ def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) 
         _tenant_admin().set_credential(conn, caller, tenant_id, body, _correlation_id())
     container = _container()
     container.permission_reports.forget(tenant_id)
-    return Response(204, None, "")
+    return Response(204, None, None)
 
 
 @app.get("/tenants/<tenant_id>/members", responses={**READ_ERRORS, **_errors(403)})
@@ -178,7 +181,7 @@ def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
     """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
     with _as_caller() as (conn, caller):
         _tenant_admin().remove_member(conn, caller, tenant_id, user_id, _correlation_id())
-    return Response(204, None, "")
+    return Response(204, None, None)
 
 
 @app.post("/tenants/<tenant_id>/inventory-syncs", responses={202: {"description": "Dispatched"}, **WRITE_ERRORS})
@@ -348,7 +351,7 @@ def list_policy_types() -> PolicyTypesOut:
 
 
 @app.get("/openapi.json", include_in_schema=False)
-def openapi_document():  # noqa: ANN201 - a raw Response has no schema to describe
+def openapi_document() -> Response[str]:  # a raw Response: the document does not describe itself
     _identity()
     return Response(200, content_types.APPLICATION_JSON, openapi_json())
 
@@ -359,7 +362,7 @@ def openapi_json() -> str:
 
 
 @app.exception_handler(ServiceError)
-def _service_error(exc: ServiceError) -> Response:
+def _service_error(exc: ServiceError) -> Response[str]:
     if exc.status >= 500:
         logger.warning("service unavailable", extra={"detail": exc.detail})
     metrics.add_metric(name="Rejections", unit="Count", value=1)
@@ -367,26 +370,26 @@ def _service_error(exc: ServiceError) -> Response:
 
 
 @app.exception_handler(SelectionError)
-def _selection_error(exc: SelectionError) -> Response:
+def _selection_error(exc: SelectionError) -> Response[str]:
     metrics.add_metric(name="Rejections", unit="Count", value=1)
     return problem(422, TITLES[422], exc.detail, exc.errors)
 
 
 @app.exception_handler(RequestValidationError)
-def _validation_error(exc: RequestValidationError) -> Response:
+def _validation_error(exc: RequestValidationError) -> Response[str]:
     status, errors = validation_errors(list(exc.errors()))
     metrics.add_metric(name="Rejections", unit="Count", value=1)
     return problem(status, TITLES[status], "the request is not valid", errors)
 
 
 @app.exception_handler(ValidationError)
-def _model_error(exc: ValidationError) -> Response:
+def _model_error(exc: ValidationError) -> Response[str]:
     logger.exception("response did not match its model")
     return problem(500, TITLES[500], "internal error")
 
 
 @app.not_found
-def _not_found(exc: Exception) -> Response:
+def _not_found(exc: Exception) -> Response[str]:
     return problem(404, TITLES[404], f"no route for {app.current_event.http_method} {app.current_event.path}")
 
 
@@ -434,7 +437,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _as_problem(answer)
 
 
-def _body_problem(event: dict[str, Any]) -> Response | None:
+def _body_problem(event: dict[str, Any]) -> Response[str] | None:
     """A body the API cannot read as JSON: 400 for bytes that are not UTF-8 (or not base64 when flagged so),
     415 for any other media type (a browser's `text/plain`, curl's form encoding). Never echoes the body."""
     body = event.get("body")
@@ -471,7 +474,7 @@ def _claims(event: dict[str, Any]) -> Any:
     return (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims")
 
 
-def _plain(response: Response) -> dict[str, Any]:
+def _plain(response: Response[Any]) -> dict[str, Any]:
     headers = {"Content-Type": response.headers.get("Content-Type", "application/problem+json"),
                **{k: v for k, v in response.headers.items() if isinstance(v, str)}}
     return {"statusCode": response.status_code, "headers": headers, "body": response.body,

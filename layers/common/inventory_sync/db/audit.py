@@ -53,7 +53,7 @@ _INSERT = ("INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email
 def insert(conn: psycopg.Connection, event: NewAuditEvent) -> int:
     row = conn.execute(_INSERT + " RETURNING id", event.params()).fetchone()
     assert row is not None
-    return row[0]
+    return int(row[0])
 
 
 def insert_terminal(conn: psycopg.Connection, event: NewAuditEvent) -> int | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -35,7 +36,7 @@ def _with_options(conninfo: str, application_name: str, **gucs: object) -> str:
     params.setdefault("connect_timeout", 10)
     for key, value in KEEPALIVES.items():
         params.setdefault(key, value)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 class Database:
@@ -50,24 +51,16 @@ class Database:
                 "lock_timeout": statement_timeout_ms}
         source = self.source
 
-        class _Connection(psycopg.Connection):  # how the pool connects: through the credentials source
+        class _Connection(psycopg.Connection[Any]):  # how the pool connects: through the credentials source
             @classmethod
-            def connect(cls, conninfo: str = "", **kwargs: object) -> _Connection:  # type: ignore[override]
+            def connect(cls, conninfo: str = "", **kwargs: Any) -> _Connection:
                 opener = super().connect
                 return source.open(lambda info: opener(_with_options(info, application_name, **gucs),
-                                                       **kwargs))  # type: ignore[arg-type]
+                                                       **kwargs))
 
-        # a closed pool cannot open again: each opening gets a new one (after close(), e.g. a SnapStart restore)
-        self._new_pool = lambda: ConnectionPool(
-            connection_class=_Connection,
-            min_size=0,
-            max_size=max_size,
-            open=False,
-            check=ConnectionPool.check_connection,
-            name=application_name,
-            timeout=connect_timeout,
-        )
-        self._pool: ConnectionPool | None = None
+        self._connection_class = _Connection
+        self._max_size, self._connect_timeout = max_size, connect_timeout
+        self._pool: ConnectionPool[Any] | None = None
         self._open_lock = threading.Lock()
 
     @property
@@ -75,15 +68,27 @@ class Database:
         """The current connection string (tools and tests that connect on their own)."""
         return self.source.conninfo()
 
-    def _ensure_open(self) -> ConnectionPool:
+    def _new_pool(self) -> ConnectionPool[Any]:
+        # a closed pool cannot open again: each opening gets a new one (after close(), e.g. a SnapStart restore)
+        return ConnectionPool(
+            connection_class=self._connection_class,
+            min_size=0,
+            max_size=self._max_size,
+            open=False,
+            check=ConnectionPool.check_connection,
+            name=self._application_name,
+            timeout=self._connect_timeout,
+        )
+
+    def _ensure_open(self) -> ConnectionPool[Any]:
         pool = self._pool
         if pool is None:
             with self._open_lock:
-                if self._pool is None:
-                    opening = self._new_pool()
-                    opening.open(wait=False)
-                    self._pool = opening
                 pool = self._pool
+                if pool is None:
+                    pool = self._new_pool()
+                    pool.open(wait=False)
+                    self._pool = pool
         return pool
 
     @contextlib.contextmanager

@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -81,7 +81,7 @@ class SecretConninfo(FixedConninfo):
         self._force.set()
         return True
 
-    def _build(self, raw: str | bytes | dict) -> str:
+    def _build(self, raw: str | bytes | dict[str, Any]) -> str:
         try:
             secret = raw if isinstance(raw, dict) else json.loads(raw)
             host = self._host or secret.get("host")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -95,7 +96,7 @@ class _Changed:
     item_id: int
     change: ChangeKind
     previous_hash: str | None
-    previous_payload: dict | None
+    previous_payload: dict[str, Any] | None
 
 
 _prepared_sessions: set[tuple[int, int]] = set()
@@ -236,7 +237,7 @@ def _replace_links(cur: psycopg.Cursor, tenant_id: int, changed: dict[_Changed, 
     (items just added have none to drop). Returns the links dropped, per item."""
     all_links = [c.item_id for c, r in changed.items() if r.assignments_read]
     content_only = [c.item_id for c, r in changed.items() if not r.assignments_read]
-    removed: list[tuple] = []
+    removed: list[tuple[Any, ...]] = []
     returning = " RETURNING item_id, link_type, target_type, target_id, link_key, properties"
     # two statements, not one with OR: an OR of the two lists makes the planner scan the whole table
     if all_links:

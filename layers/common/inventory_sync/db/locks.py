@@ -22,11 +22,13 @@ def dispatch_gate_key(bulk_operation_run_id: int) -> int:
 
 
 def try_lock(conn: psycopg.Connection, key: int) -> bool:
-    return bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return bool(row and row[0])
 
 
 def unlock(conn: psycopg.Connection, key: int) -> bool:
-    return bool(conn.execute("SELECT pg_advisory_unlock(%s)", (key,)).fetchone()[0])
+    row = conn.execute("SELECT pg_advisory_unlock(%s)", (key,)).fetchone()
+    return bool(row and row[0])
 
 
 def is_held(conn: psycopg.Connection, key: int) -> bool:
@@ -38,7 +40,7 @@ def is_held(conn: psycopg.Connection, key: int) -> bool:
         " AND objsubid = 1)",
         {"k": key},
     ).fetchone()
-    return bool(row[0])
+    return bool(row and row[0])
 
 
 def hold_dispatch_gate(conn: psycopg.Connection, bulk_ids: list[int]) -> None:

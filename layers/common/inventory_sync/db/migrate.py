@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 # Arbitrary constant key of the migration lock; distinct from any sync lock key space use.
 MIGRATION_LOCK_KEY = 7_355_608_000_000_001
@@ -66,7 +67,8 @@ def _applied(conn: psycopg.Connection) -> dict[str, str]:
 
 def status(conninfo: str) -> MigrationStatus:
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+        row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        exists = bool(row and row[0])
         applied = _applied(conn) if exists else {}
     return MigrationStatus(
         applied=sorted(applied),
@@ -78,8 +80,9 @@ def migrate(conninfo: str, timeout_ms: int | None = None) -> list[str]:
     """Apply pending migrations, all in one transaction (a failure leaves the schema as it was); returns the
     ones this call applied (empty when up to date). With `timeout_ms`, waiting for the lock and each statement
     are bounded by it (a deploy must answer before its function's own timeout)."""
-    options = {"options": f"-c lock_timeout={timeout_ms} -c statement_timeout={timeout_ms}"} if timeout_ms else {}
-    with psycopg.connect(conninfo, autocommit=True, **options) as conn:
+    if timeout_ms:
+        conninfo = make_conninfo(conninfo, options=f"-c lock_timeout={timeout_ms} -c statement_timeout={timeout_ms}")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             conn.execute(_CREATE_TABLE)

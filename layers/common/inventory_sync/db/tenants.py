@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg.rows import class_row, dict_row
 
@@ -94,7 +96,7 @@ _VIEW_COLS = ("t.id, t.name, t.graph_tenant_id, t.graph_client_id, t.status, t.s
               " t.created_at, t.updated_at")
 
 
-def view(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict | None:
+def view(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict[str, Any] | None:
     """The tenant with the caller's role in it (None when not a member)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
@@ -103,7 +105,7 @@ def view(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict | None:
 
 
 def list_views(conn: psycopg.Connection, user_id: int, *, every_tenant: bool, after_id: int | None,
-               limit: int) -> list[dict]:
+               limit: int) -> list[dict[str, Any]]:
     """Tenants in id order with the caller's role: all of them (administrators) or the caller's own."""
     join = "LEFT JOIN" if every_tenant else "JOIN"
     with conn.cursor(row_factory=dict_row) as cur:
@@ -114,7 +116,8 @@ def list_views(conn: psycopg.Connection, user_id: int, *, every_tenant: bool, af
             {"user": user_id, "after": after_id, "limit": limit}).fetchall()
 
 
-def update(conn: psycopg.Connection, tenant_id: int, changes: dict[str, object]) -> tuple[dict, dict] | None:
+def update(conn: psycopg.Connection, tenant_id: int,
+           changes: dict[str, object]) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Apply `changes` (name, status, scheduled_sync_enabled, graph_client_id) to the locked row; returns the
     changed fields (before, after), or None for an unknown tenant."""
     allowed = {"name", "status", "scheduled_sync_enabled", "graph_client_id"}
@@ -132,14 +135,14 @@ def update(conn: psycopg.Connection, tenant_id: int, changes: dict[str, object])
     return {k: before[k] for k in changed}, changed
 
 
-def members(conn: psycopg.Connection, tenant_id: int) -> list[dict]:
+def members(conn: psycopg.Connection, tenant_id: int) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT u.id AS user_id, u.subject, u.email, u.name, m.role, m.created_at FROM tenant_memberships m"
             " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = %s ORDER BY u.id", (tenant_id,)).fetchall()
 
 
-def member(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict | None:
+def member(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT u.id AS user_id, u.subject, u.email, u.name, m.role, m.created_at FROM tenant_memberships m"

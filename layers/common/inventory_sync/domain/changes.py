@@ -68,7 +68,7 @@ def _as_dict(link: Link) -> dict[str, Any]:
 
 
 def link_changes(previous: list[Link], new: list[Link]) -> dict[str, list[dict[str, Any]]]:
-    def key(link: Link) -> tuple:
+    def key(link: Link) -> tuple[Any, ...]:
         return link.link_type, link.target_type, link.target_id, link.key, sorted(link.properties.items())
 
     before = {str(key(link)): link for link in previous}

@@ -139,14 +139,14 @@ def content_links(ptype: PolicyType, item: dict[str, Any]) -> list[Link]:
     tags = item.get(ptype.scope_tags_field)
     tag_type = BY_KEY["roleScopeTag"]
     for tag in tags if isinstance(tags, list) else []:
-        props = {"built_in": True} if str(tag) in tag_type.built_in_ids else {}
-        links.append(Link("scope_tag", tag_type.key, str(tag), props))
+        tag_props: dict[str, Any] = {"built_in": True} if str(tag) in tag_type.built_in_ids else {}
+        links.append(Link("scope_tag", tag_type.key, str(tag), tag_props))
     members = item.get("items") if "items" in ptype.item_expand else None
     for member in members if isinstance(members, list) else []:
         if not isinstance(member, dict) or not member.get("payloadId"):
             continue
         name = type_name(member.get("@odata.type"))
-        props = {"item_type": name}
+        props: dict[str, Any] = {"item_type": name}
         if member.get("intent"):
             props["intent"] = member["intent"]
         links.append(Link("policy_set_item", _SET_MEMBERS.get(name, name), str(member["payloadId"]), props))
@@ -169,11 +169,11 @@ def to_record(ptype: PolicyType, item: dict[str, Any], dependencies_read: bool =
     if not isinstance(external_id, str) or not external_id:
         raise InvalidItem("objects without an id", f"{ptype.key}: object without an id")
     name = item.get(ptype.name_field) or item.get("displayName") or item.get("name")
-    assignments = item.get(ASSIGNMENTS)
+    listed = item.get(ASSIGNMENTS)
+    assignments: list[Any] = listed if isinstance(listed, list) else []
     links = content_links(ptype, item)
     read = dependencies_read and ptype.assignments is not Assignments.NONE
     if read:
-        assignments = assignments if isinstance(assignments, list) else []
         links += assignment_links(assignments)
     payload_json = canonical_json(item)
     if max_bytes is not None and len(payload_json) > max_bytes:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
@@ -53,8 +53,8 @@ def _dispatched_event(op: BulkOperation, resolved: ResolvedSelection, actor: Act
     )
 
 
-def _run_message(op_id: int, tenant_id: int, user_id: int | None, resolved: ResolvedSelection, trigger: str,
-                 correlation_id: str) -> dict[str, Any]:
+def _run_message(op_id: int, tenant_id: int, user_id: int | None, resolved: ResolvedSelection,
+                 trigger: Literal["api", "schedule"], correlation_id: str) -> dict[str, Any]:
     message = RunMessage(
         version=1, bulk_operation_run_id=op_id, tenant_id=tenant_id, user_id=user_id,
         selection=resolved.selection, selection_hash=resolved.selection_hash, trigger=trigger,
@@ -104,8 +104,9 @@ class DispatchService:
                                     correlation_id=correlation_id)
         audit_id = audit.insert(conn, _dispatched_event(op, resolved, actor_of(user), "api", correlation_id))
         bulk_operations.link_audit(conn, [(op.id, audit_id)])
-        op = bulk_operations.get(conn, op.id)
-        assert op is not None
+        dispatched = bulk_operations.get(conn, op.id)
+        assert dispatched is not None
+        op = dispatched
         response = {"bulk_operation_run": bulk_operation_view(op), "selection_hash": resolved.selection_hash,
                     "selection": resolved.selection.model_dump(),
                     "ignored_policy_types": resolved.ignored_policy_types}

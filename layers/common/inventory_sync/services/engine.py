@@ -85,7 +85,7 @@ class _Writer:
     that fails sets `stop` and is raised to the caller at its next hand-over (later jobs are dropped)."""
 
     def __init__(self, stop: threading.Event) -> None:
-        self._jobs: queue.Queue = queue.Queue(maxsize=2)  # a batch being written, two waiting at most
+        self._jobs: queue.Queue[Any] = queue.Queue(maxsize=2)  # a batch being written, two waiting at most
         self._stop = stop
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="sync-writer", daemon=True)
@@ -158,8 +158,8 @@ class SyncEngine:
         self.deadline = deadline
         self.stop = stop
 
-    def _worker(self, unit: PolicyType, include_dependencies: bool, out: queue.Queue) -> None:
-        def put(message: tuple) -> bool:
+    def _worker(self, unit: PolicyType, include_dependencies: bool, out: queue.Queue[Any]) -> None:
+        def put(message: tuple[Any, ...]) -> bool:
             while True:
                 try:
                     out.put(message, timeout=0.2)
@@ -194,7 +194,7 @@ class SyncEngine:
     def run(self, run_id: int, tenant_id: int, units: list[PolicyType], include_dependencies: bool) -> EngineResult:
         result = EngineResult({u.key: UnitOutcome() for u in units})
         progress = _Progress(len(units))
-        out: queue.Queue = queue.Queue(maxsize=self.config.queue_pages)
+        out: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_pages)
         buffer: list[ItemRecord] = []
         pending = {u.key for u in units}
         last_tick = time.monotonic()
@@ -264,7 +264,8 @@ class SyncEngine:
             raise
         return result
 
-    def _read_all(self, units: list[PolicyType], include_dependencies: bool, out: queue.Queue, result: EngineResult,
+    def _read_all(self, units: list[PolicyType], include_dependencies: bool, out: queue.Queue[Any],
+                  result: EngineResult,
                   progress: _Progress, pending: set[str], buffer: list[ItemRecord], listed: list[str],
                   ids: dict[str, set[str]], flush: Callable[[], None], tick: Callable[..., None]) -> None:
         """(calling thread) Pages from the workers into records, batches handed to the writer."""

@@ -11,7 +11,7 @@ import psycopg
 
 from inventory_sync.db import audit, bulk_operations, changes, items, runs
 from inventory_sync.db.audit import NewAuditEvent
-from inventory_sync.db.rows import AuditEvent, InventoryItem, Run, User
+from inventory_sync.db.rows import AuditEvent, BulkOperation, InventoryItem, Run, User
 from inventory_sync.domain.changes import NO_CHANGES
 from inventory_sync.domain.status import ABORTED, BULK_TERMINAL, AuditAction, BulkStatus
 from inventory_sync.errors import Conflict, NotFound, Unprocessable
@@ -128,7 +128,8 @@ def item_history(conn: psycopg.Connection, user: User, tenant_id: int, item_id: 
     return _page(rows, limit, change_view)
 
 
-def _visible_bulk_operation(conn: psycopg.Connection, user: User, bulk_id: int, roles: frozenset[str]):
+def _visible_bulk_operation(conn: psycopg.Connection, user: User, bulk_id: int,
+                            roles: frozenset[str]) -> BulkOperation:
     op = bulk_operations.get(conn, bulk_id)
     if op is None:
         raise NotFound(f"bulk operation {bulk_id} not found")
@@ -159,9 +160,10 @@ def list_bulk_operations(conn: psycopg.Connection, user: User, *, status: str | 
 
 def cancel(conn: psycopg.Connection, user: User, bulk_id: int, correlation_id: str) -> tuple[int, dict[str, Any]]:
     """pending → aborted now (200); running → the run is asked to stop (202); terminal → 409."""
-    op = _visible_bulk_operation(conn, user, bulk_id, WRITE_ROLES)
-    op = bulk_operations.get(conn, bulk_id, for_update=True)
-    assert op is not None
+    _visible_bulk_operation(conn, user, bulk_id, WRITE_ROLES)
+    locked = bulk_operations.get(conn, bulk_id, for_update=True)
+    assert locked is not None
+    op = locked
     if op.status in BULK_TERMINAL:
         raise Conflict(f"bulk operation {bulk_id} is already {op.status}")
     actor = actor_of(user)

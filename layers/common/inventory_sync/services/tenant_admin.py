@@ -80,7 +80,8 @@ class TenantAdmin:
     def forget_credential(self, tenant_id: int) -> None:
         self._credentials.delete(tenant_id)
 
-    def list(self, conn: psycopg.Connection, caller: Caller, after_id: int | None, limit: int) -> list[dict]:
+    def visible_tenants(self, conn: psycopg.Connection, caller: Caller, after_id: int | None,
+                        limit: int) -> list[dict[str, Any]]:
         return [tenant_view(r) for r in tenants.list_views(conn, caller.user.id, every_tenant=caller.admin,
                                                             after_id=after_id, limit=limit)]
 

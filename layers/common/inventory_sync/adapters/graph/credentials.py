@@ -73,7 +73,7 @@ class CredentialStore:
             self._secrets().set(name, value)
         except SetSecretError:
             raise CredentialStoreError(f"could not store secret {name}") from None
-        self._secrets().clear_cache()  # this environment reads the new one from now on
+        self._secrets().clear_cache()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated; the new secret is read from now on
 
     def delete(self, tenant_id: int) -> None:
         """Take back a credential stored for a tenant whose creation did not commit."""

@@ -31,10 +31,6 @@ class Conflict(ServiceError):
     status, title = 409, "Conflict"
 
 
-class PayloadTooLarge(ServiceError):
-    status, title = 413, "Payload Too Large"
-
-
 class Unprocessable(ServiceError):
     status, title = 422, "Unprocessable Content"
 

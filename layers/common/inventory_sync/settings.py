@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -126,8 +125,3 @@ def load_settings(*required: str) -> Settings:
             problems.append(f"{field.upper()}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     return settings.require(*required)
-
-
-@functools.cache
-def cached_settings(*required: str) -> Settings:
-    return load_settings(*required)

@@ -176,11 +176,6 @@ class PolicyTypesOut(BaseModel):
     categories: list[str]
 
 
-class FieldError(BaseModel):
-    field: str
-    message: str
-
-
 class Problem(BaseModel):
     """RFC 9457 problem document (application/problem+json)."""
 

@@ -10,6 +10,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from inventory_sync.db.rows import AuditEvent
+from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS, AuditAction
 
 _COLS = ("id, tenant_id, actor_type, actor_id, actor_email, actor_name, action, resource_type, resource_id,"
          " status, metadata, correlation_id, recorded_at")
@@ -56,14 +57,16 @@ def insert(conn: psycopg.Connection, event: NewAuditEvent) -> int:
     return int(row[0])
 
 
+# the partial unique index of migration 0001 (one terminal event per bulk operation), inferred from the same
+# actions the domain calls terminal (a test checks the index names exactly these)
+_ON_TERMINAL_CONFLICT = (" ON CONFLICT ((metadata ->> 'bulk_operation_run_id')) WHERE action IN ("
+                         + ", ".join(f"'{a.value}'" for a in AuditAction if a in TERMINAL_AUDIT_ACTIONS)
+                         + ") DO NOTHING RETURNING id")
+
+
 def insert_terminal(conn: psycopg.Connection, event: NewAuditEvent) -> int | None:
     """Insert a terminal event unless one exists for the bulk operation (unique index); None if it did."""
-    row = conn.execute(
-        _INSERT + " ON CONFLICT ((metadata ->> 'bulk_operation_run_id')) WHERE action IN"
-        " ('inventory.sync.completed', 'inventory.sync.failed', 'inventory.sync.skipped',"
-        " 'inventory.sync.aborted') DO NOTHING RETURNING id",
-        event.params(),
-    ).fetchone()
+    row = conn.execute(_INSERT + _ON_TERMINAL_CONFLICT, event.params()).fetchone()
     return row[0] if row else None
 
 
@@ -85,15 +88,6 @@ def insert_same_for_many(conn: psycopg.Connection, template: NewAuditEvent,
          tenant_ids, resource_ids),
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def for_bulk_operation(conn: psycopg.Connection, bulk_operation_run_id: int) -> list[AuditEvent]:
-    with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
-        return cur.execute(
-            f"SELECT {_COLS} FROM audit_logs WHERE (resource_type = 'bulk_operation_run' AND resource_id = %s)"
-            " OR metadata ->> 'bulk_operation_run_id' = %s ORDER BY id",
-            (str(bulk_operation_run_id), str(bulk_operation_run_id)),
-        ).fetchall()
 
 
 def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, action: str | None, resource_type: str | None,

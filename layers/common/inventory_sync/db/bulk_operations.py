@@ -86,11 +86,6 @@ def mark_running(conn: psycopg.Connection, bulk_id: int, run_id: int) -> bool:
     return cur.rowcount == 1
 
 
-def set_item_run(conn: psycopg.Connection, bulk_id: int, run_id: int) -> None:
-    conn.execute("UPDATE bulk_operation_runs SET item_ids = %s, updated_at = now() WHERE id = %s",
-                 (Jsonb([run_id]), bulk_id))
-
-
 def finish(conn: psycopg.Connection, bulk_id: int, status: str, counters: dict[str, int]) -> bool:
     """Terminal status and counters, once: only an active operation changes."""
     cur = conn.execute(

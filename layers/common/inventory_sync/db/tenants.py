@@ -87,11 +87,6 @@ def remove_membership(conn: psycopg.Connection, tenant_id: int, user_id: int) ->
     return cur.rowcount == 1
 
 
-def tenant_ids_of_user(conn: psycopg.Connection, user_id: int) -> list[int]:
-    return [r[0] for r in conn.execute(
-        "SELECT tenant_id FROM tenant_memberships WHERE user_id = %s ORDER BY tenant_id", (user_id,)).fetchall()]
-
-
 _VIEW_COLS = ("t.id, t.name, t.graph_tenant_id, t.graph_client_id, t.status, t.scheduled_sync_enabled,"
               " t.created_at, t.updated_at")
 

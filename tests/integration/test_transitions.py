@@ -1,0 +1,102 @@
+"""Every (from, to) status pair through both owners of the state machines: the domain rule
+(`domain/status.py`) and the database's transition triggers. They must agree on every change of status; a
+write that leaves the status as it was is no transition (the database lets it through unchanged, the domain
+rule refuses to call it one)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from inventory_sync.domain.status import (
+    TERMINAL_AUDIT_ACTIONS,
+    BulkStatus,
+    IllegalTransition,
+    RunStatus,
+    check_bulk_transition,
+    check_run_transition,
+)
+from tests.support import factories
+
+HASH = "0" * 64
+
+
+def _python_allows(rule: Callable[[Any, Any], None], current: Any, target: Any) -> bool:
+    try:
+        rule(current, target)
+    except IllegalTransition:
+        return False
+    return True
+
+
+def _database_allows(db: psycopg.Connection, table: str, insert: str, params: tuple[Any, ...], target: str,
+                     active: tuple[str, ...]) -> bool:
+    """Whether the transition trigger lets `target` through (finished_at kept consistent with the status, as
+    the table's CHECK wants, so only the trigger can refuse)."""
+    with db.transaction(force_rollback=True):
+        row_id = db.execute(insert, params).fetchone()[0]
+        try:
+            with db.transaction():
+                db.execute(f"UPDATE {table} SET status = %s, finished_at = CASE WHEN %s = ANY(%s) THEN NULL"
+                           " ELSE now() END WHERE id = %s", (target, target, list(active), row_id))
+        except errors.CheckViolation as exc:
+            assert "cannot become" in str(exc), exc  # the trigger, not another constraint
+            return False
+        return db.execute(f"SELECT status FROM {table} WHERE id = %s", (row_id,)).fetchone()[0] == target
+
+
+@pytest.fixture
+def tenant_id(db: psycopg.Connection) -> int:
+    return factories.tenant(db).id
+
+
+def test_every_bulk_operation_pair_agrees(db: psycopg.Connection, tenant_id: int) -> None:
+    active = ("pending", "running")
+    insert = ("INSERT INTO bulk_operation_runs (tenant_id, resource, action, status, finished_at) VALUES (%s,"
+              " 'inventory', 'sync', %s, CASE WHEN %s THEN NULL ELSE now() END) RETURNING id")
+    checked = 0
+    for current, target in itertools.product(BulkStatus, BulkStatus):
+        in_db = _database_allows(db, "bulk_operation_runs", insert,
+                                 (tenant_id, current.value, current.value in active), target.value, active)
+        if current is target:
+            assert in_db and not _python_allows(check_bulk_transition, current, target), current
+            continue
+        assert in_db == _python_allows(check_bulk_transition, current, target), (current, target, in_db)
+        checked += 1
+    assert checked == len(BulkStatus) * (len(BulkStatus) - 1)
+
+
+def test_every_run_pair_agrees(db: psycopg.Connection, tenant_id: int) -> None:
+    def new_bulk() -> int:  # a run needs a bulk operation of its own (one run per dispatch)
+        return db.execute("INSERT INTO bulk_operation_runs (tenant_id, resource, action) VALUES (%s, 'inventory',"
+                          " 'sync') RETURNING id", (tenant_id,)).fetchone()[0]
+
+    active = ("running",)
+    insert = ("INSERT INTO inventory_sync_runs (tenant_id, bulk_operation_run_id, selection_hash, selection_payload,"
+              " status, finished_at) VALUES (%s, %s, %s, '{}', %s, CASE WHEN %s THEN NULL ELSE now() END)"
+              " RETURNING id")
+    checked = 0
+    for current, target in itertools.product(RunStatus, RunStatus):
+        in_db = _database_allows(db, "inventory_sync_runs", insert,
+                                 (tenant_id, new_bulk(), HASH, current.value, current.value in active),
+                                 target.value, active)
+        if current is target:
+            assert in_db and not _python_allows(check_run_transition, current, target), current
+            continue
+        assert in_db == _python_allows(check_run_transition, current, target), (current, target, in_db)
+        checked += 1
+    assert checked == len(RunStatus) * (len(RunStatus) - 1)
+
+
+def test_the_one_terminal_event_index_covers_the_terminal_actions(db: psycopg.Connection) -> None:
+    """The unique index that makes a second terminal event impossible names the same actions as the domain."""
+    definition = db.execute("SELECT indexdef FROM pg_indexes WHERE indexname ="
+                            " 'audit_logs_one_terminal_per_bulk_operation'").fetchone()[0]
+    named = set(re.findall(r"'([^']+)'::text", definition.split(" WHERE ", 1)[1]))
+    assert named == {a.value for a in TERMINAL_AUDIT_ACTIONS}, definition

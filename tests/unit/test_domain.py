@@ -148,3 +148,26 @@ def test_run_message_rejects_a_hash_that_does_not_match() -> None:
         RunMessage.model_validate(body)
     body["selection_hash"] = resolved.selection_hash
     assert RunMessage.model_validate(body).tenant_id == 1
+
+
+def test_every_terminal_event_carries_the_same_metadata() -> None:
+    from inventory_sync.domain.audit import Actor, RunFacts, terminal_event
+    from inventory_sync.domain.status import ABORTED, FAILED_WITHOUT_RUN, outcome_for_run
+
+    run = RunFacts(7, "partial", 40, 3, {"added": 1, "changed": 2, "deleted": 0, "restored": 0})
+    finished = terminal_event(tenant_id=1, bulk_operation_run_id=5, actor=Actor.system(),
+                              outcome=outcome_for_run(RunStatus.PARTIAL, ["graph_forbidden"]), run=run,
+                              error_codes=["graph_forbidden"], correlation_id="c")
+    never_ran = terminal_event(tenant_id=1, bulk_operation_run_id=6, actor=Actor.system(), outcome=FAILED_WITHOUT_RUN,
+                               run=None, error_codes=["run_crashed"], correlation_id="c", reason="dead-lettered")
+    cancelled = terminal_event(tenant_id=1, bulk_operation_run_id=8, actor=Actor("user", 3), outcome=ABORTED,
+                               run=None, error_codes=["cancelled"], correlation_id="c", reason="cancelled while pending")
+    assert (finished.action, finished.resource_type, finished.resource_id, finished.status) == (
+        "inventory.sync.completed", "inventory_sync_run", "7", "success")
+    assert finished.metadata["status"] == "partial" and finished.metadata["items_upserted_count"] == 3
+    assert (never_ran.action, never_ran.resource_type, never_ran.resource_id, never_ran.status) == (
+        "inventory.sync.failed", "bulk_operation_run", "6", "failure")
+    assert never_ran.metadata["status"] == "failed" and never_ran.metadata["inventory_sync_run_id"] is None
+    assert cancelled.action == "inventory.sync.aborted" and cancelled.metadata["status"] == "aborted"
+    shared = set(finished.metadata)
+    assert set(never_ran.metadata) - {"reason"} == shared and set(cancelled.metadata) - {"reason"} == shared

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -10,40 +9,16 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from inventory_sync.db.rows import AuditEvent
+from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS, AuditAction
 
 _COLS = ("id, tenant_id, actor_type, actor_id, actor_email, actor_name, action, resource_type, resource_id,"
          " status, metadata, correlation_id, recorded_at")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who did it, snapshotted at the time of the event."""
-
-    type: str  # user | system
-    id: int | None = None
-    email: str | None = None
-    name: str | None = None
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls("system")
-
-
-@dataclass(frozen=True)
-class NewAuditEvent:
-    tenant_id: int | None
-    actor: Actor
-    action: str
-    resource_type: str
-    resource_id: str
-    status: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    correlation_id: str | None = None
-
-    def params(self) -> tuple[Any, ...]:
-        return (self.tenant_id, self.actor.type, self.actor.id, self.actor.email, self.actor.name, self.action,
-                self.resource_type, self.resource_id, self.status, Jsonb(self.metadata), self.correlation_id)
+def _params(event: NewAuditEvent) -> tuple[Any, ...]:
+    return (event.tenant_id, event.actor.type, event.actor.id, event.actor.email, event.actor.name, event.action,
+            event.resource_type, event.resource_id, event.status, Jsonb(event.metadata), event.correlation_id)
 
 
 _INSERT = ("INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email, actor_name, action,"
@@ -52,7 +27,7 @@ _INSERT = ("INSERT INTO audit_logs (tenant_id, actor_type, actor_id, actor_email
 
 
 def insert(conn: psycopg.Connection, event: NewAuditEvent) -> int:
-    row = conn.execute(_INSERT + " RETURNING id", event.params()).fetchone()
+    row = conn.execute(_INSERT + " RETURNING id", _params(event)).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -66,7 +41,7 @@ _ON_TERMINAL_CONFLICT = (" ON CONFLICT ((metadata ->> 'bulk_operation_run_id')) 
 
 def insert_terminal(conn: psycopg.Connection, event: NewAuditEvent) -> int | None:
     """Insert a terminal event unless one exists for the bulk operation (unique index); None if it did."""
-    row = conn.execute(_INSERT + _ON_TERMINAL_CONFLICT, event.params()).fetchone()
+    row = conn.execute(_INSERT + _ON_TERMINAL_CONFLICT, _params(event)).fetchone()
     return row[0] if row else None
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 
 from inventory_sync.db import tenants
-from inventory_sync.db.audit import Actor
 from inventory_sync.db.rows import Tenant, User
+from inventory_sync.domain.audit import Actor
 from inventory_sync.domain.tenancy import claim_values
 from inventory_sync.errors import Forbidden, NotFound, Unauthenticated
 

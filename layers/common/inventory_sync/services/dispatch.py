@@ -19,9 +19,9 @@ import psycopg
 
 from inventory_sync.adapters.queues import MessageQueue, QueueError
 from inventory_sync.db import audit, bulk_operations, idempotency, locks, tenants
-from inventory_sync.db.audit import Actor, NewAuditEvent
 from inventory_sync.db.connection import Database
 from inventory_sync.db.rows import BulkOperation, User
+from inventory_sync.domain.audit import Actor, NewAuditEvent
 from inventory_sync.domain.messages import RunMessage
 from inventory_sync.domain.registry import RuntimeRegistry
 from inventory_sync.domain.selection import ResolvedSelection, SelectionRequest, normalise

@@ -14,16 +14,16 @@ from typing import Any
 import psycopg
 
 from inventory_sync.db import audit, bulk_operations, changes, locks, runs, tenants
-from inventory_sync.db.audit import Actor, NewAuditEvent
 from inventory_sync.db.connection import Database
 from inventory_sync.db.rows import BulkOperation, Run
-from inventory_sync.domain.changes import NO_CHANGES
+from inventory_sync.domain.audit import Actor, NewAuditEvent, RunFacts, terminal_event
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
 from inventory_sync.domain.status import (
     ABORTED,
     BULK_TERMINAL,
     FAILED_WITHOUT_RUN,
+    BulkStatus,
     Outcome,
     RunStatus,
     outcome_for_run,
@@ -49,20 +49,12 @@ def _actor(conn: psycopg.Connection, user_id: int | None) -> Actor:
 
 
 def _terminal_event(conn: psycopg.Connection, bulk: BulkOperation, run: Run | None, outcome: Outcome,
-                    error_codes: list[str], correlation_id: str | None) -> NewAuditEvent:
-    status = run.status if run else ("aborted" if outcome is ABORTED else "failed")
-    if outcome is ABORTED:
-        status = "aborted"
-    return NewAuditEvent(
-        tenant_id=bulk.tenant_id, actor=_actor(conn, bulk.user_id), action=outcome.audit_action,
-        resource_type="inventory_sync_run" if run else "bulk_operation_run",
-        resource_id=str(run.id if run else bulk.id), status=outcome.audit_status,
-        correlation_id=correlation_id or bulk.correlation_id,
-        metadata={"status": status, "counters": outcome.counters, "error_codes": error_codes,
-                  "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": run.id if run else None,
-                  "items_observed_count": run.items_observed_count if run else 0,
-                  "items_upserted_count": run.items_upserted_count if run else 0,
-                  "changes": run.changes if run else dict(NO_CHANGES)})
+                    error_codes: list[str], reason: str | None = None) -> NewAuditEvent:
+    facts = RunFacts(run.id, run.status, run.items_observed_count, run.items_upserted_count,
+                     run.changes) if run else None
+    return terminal_event(tenant_id=bulk.tenant_id, bulk_operation_run_id=bulk.id,
+                          actor=_actor(conn, bulk.user_id), outcome=outcome, run=facts, error_codes=error_codes,
+                          correlation_id=bulk.correlation_id, reason=reason)
 
 
 def finalize_in(conn: psycopg.Connection, bulk_id: int, run_id: int | None = None) -> Result:
@@ -81,7 +73,7 @@ def finalize_in(conn: psycopg.Connection, bulk_id: int, run_id: int | None = Non
     if run is not None:
         outcome = outcome_for_run(RunStatus(run.status), run.error_codes)
         codes = list(run.error_codes)
-    elif bulk.status == "aborted":
+    elif bulk.status == BulkStatus.ABORTED:
         outcome, codes = ABORTED, [ErrorCode.CANCELLED.value]
     elif bulk.status in BULK_TERMINAL:
         outcome, codes = FAILED_WITHOUT_RUN, []
@@ -90,20 +82,14 @@ def finalize_in(conn: psycopg.Connection, bulk_id: int, run_id: int | None = Non
     changed = False
     if bulk.status not in BULK_TERMINAL:
         changed = bulk_operations.finish(conn, bulk.id, outcome.bulk_status, outcome.counters)
-    inserted = audit.insert_terminal(conn, _terminal_event(conn, bulk, run, outcome, codes, None))
+    inserted = audit.insert_terminal(conn, _terminal_event(conn, bulk, run, outcome, codes))
     return Result.FINALIZED if (changed or inserted) else Result.ALREADY_FINAL
 
 
 def fail_without_run(conn: psycopg.Connection, bulk: BulkOperation, code: ErrorCode, reason: str) -> Result:
     """A dispatch that never produced a run (dead-lettered before starting, or stuck pending)."""
     bulk_operations.finish(conn, bulk.id, FAILED_WITHOUT_RUN.bulk_status, FAILED_WITHOUT_RUN.counters)
-    audit.insert_terminal(conn, NewAuditEvent(
-        tenant_id=bulk.tenant_id, actor=_actor(conn, bulk.user_id), action=FAILED_WITHOUT_RUN.audit_action,
-        resource_type="bulk_operation_run", resource_id=str(bulk.id), status="failure",
-        correlation_id=bulk.correlation_id,
-        metadata={"status": "failed", "counters": FAILED_WITHOUT_RUN.counters, "error_codes": [code.value],
-                  "bulk_operation_run_id": bulk.id, "inventory_sync_run_id": None, "reason": reason,
-                  "changes": dict(NO_CHANGES)}))
+    audit.insert_terminal(conn, _terminal_event(conn, bulk, None, FAILED_WITHOUT_RUN, [code.value], reason))
     return Result.FINALIZED
 
 
@@ -194,7 +180,7 @@ class FinalizeService:
                 try:
                     with self.db.transaction() as conn:
                         bulk = bulk_operations.get(conn, bulk_id, for_update=True)
-                        if (bulk and bulk.status == "pending"
+                        if (bulk and bulk.status == BulkStatus.PENDING
                                 and runs.get_by_bulk_operation(conn, bulk_id) is None):
                             fail_without_run(conn, bulk, ErrorCode.RUN_ORPHANED,
                                              "pending longer than the configured age with no run")

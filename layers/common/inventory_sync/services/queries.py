@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 
 from inventory_sync.db import audit, bulk_operations, changes, items, runs
-from inventory_sync.db.audit import NewAuditEvent
 from inventory_sync.db.rows import AuditEvent, BulkOperation, InventoryItem, Run, User
-from inventory_sync.domain.changes import NO_CHANGES
+from inventory_sync.domain.audit import NewAuditEvent, terminal_event
+from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.status import ABORTED, BULK_TERMINAL, AuditAction, BulkStatus
 from inventory_sync.errors import Conflict, NotFound, Unprocessable
 from inventory_sync.services.access import READ_ROLES, WRITE_ROLES, actor_of, require_member
@@ -169,12 +169,10 @@ def cancel(conn: psycopg.Connection, user: User, bulk_id: int, correlation_id: s
     actor = actor_of(user)
     if op.status == BulkStatus.PENDING:
         bulk_operations.finish(conn, op.id, ABORTED.bulk_status, ABORTED.counters)
-        audit.insert_terminal(conn, NewAuditEvent(
-            tenant_id=op.tenant_id, actor=actor, action=AuditAction.ABORTED, resource_type="bulk_operation_run",
-            resource_id=str(op.id), status=ABORTED.audit_status, correlation_id=correlation_id,
-            metadata={"status": "aborted", "counters": ABORTED.counters, "error_codes": ["cancelled"],
-                      "bulk_operation_run_id": op.id, "reason": "cancelled while pending",
-                      "changes": dict(NO_CHANGES)}))
+        audit.insert_terminal(conn, terminal_event(
+            tenant_id=op.tenant_id, bulk_operation_run_id=op.id, actor=actor, outcome=ABORTED, run=None,
+            error_codes=[ErrorCode.CANCELLED.value], correlation_id=correlation_id,
+            reason="cancelled while pending"))
         code = 200
     else:
         bulk_operations.request_cancel(conn, op.id)

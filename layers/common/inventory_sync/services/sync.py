@@ -30,7 +30,7 @@ from inventory_sync.db.rows import Run
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, PolicyType, RuntimeRegistry
-from inventory_sync.domain.status import BULK_TERMINAL, RUN_TERMINAL, RunStatus, run_status
+from inventory_sync.domain.status import BULK_TERMINAL, RUN_TERMINAL, BulkStatus, RunStatus, run_status
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.engine import EngineConfig, EngineResult, SyncEngine
 from inventory_sync.settings import Settings
@@ -165,7 +165,7 @@ class SyncService:
             elif holds_sync_lock:
                 attempts = runs.start_attempt(conn, run.id)
                 logger.info("resuming the run a dead attempt left", extra={"run_id": run.id, "attempts": attempts})
-            if bulk.status == "pending":
+            if bulk.status == BulkStatus.PENDING:
                 bulk_operations.mark_running(conn, bulk_id, run.id)
             return run
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import psycopg
 
 from inventory_sync.db import audit, tenants
-from inventory_sync.db.audit import NewAuditEvent
+from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
 from inventory_sync.errors import Conflict, NotFound, Unavailable
 from inventory_sync.services.access import Caller, actor_of, require_admin, require_tenant_manager

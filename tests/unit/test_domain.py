@@ -161,7 +161,8 @@ def test_every_terminal_event_carries_the_same_metadata() -> None:
     never_ran = terminal_event(tenant_id=1, bulk_operation_run_id=6, actor=Actor.system(), outcome=FAILED_WITHOUT_RUN,
                                run=None, error_codes=["run_crashed"], correlation_id="c", reason="dead-lettered")
     cancelled = terminal_event(tenant_id=1, bulk_operation_run_id=8, actor=Actor("user", 3), outcome=ABORTED,
-                               run=None, error_codes=["cancelled"], correlation_id="c", reason="cancelled while pending")
+                               run=None, error_codes=["cancelled"], correlation_id="c",
+                               reason="cancelled while pending")
     assert (finished.action, finished.resource_type, finished.resource_id, finished.status) == (
         "inventory.sync.completed", "inventory_sync_run", "7", "success")
     assert finished.metadata["status"] == "partial" and finished.metadata["items_upserted_count"] == 3

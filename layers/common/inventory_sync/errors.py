@@ -1,4 +1,5 @@
-"""Domain errors raised by the services; the API maps each to one HTTP status (api/problems.py)."""
+"""Domain errors raised by the services. They say what went wrong, not how a protocol reports it: the HTTP
+API maps each kind to its status in one place (api/problems.py, `STATUS_OF`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,6 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    status = 500
-    title = "Internal Server Error"
-
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -16,24 +14,24 @@ class ServiceError(Exception):
 
 
 class Unauthenticated(ServiceError):
-    status, title = 401, "Unauthorized"
+    """The caller could not be identified."""
 
 
 class Forbidden(ServiceError):
-    status, title = 403, "Forbidden"
+    """The caller is known and may see the resource, but not do this to it."""
 
 
 class NotFound(ServiceError):
-    status, title = 404, "Not Found"
+    """No such resource, or not one the caller may see (the two are not told apart)."""
 
 
 class Conflict(ServiceError):
-    status, title = 409, "Conflict"
+    """The resource's state does not allow it (a terminal operation, the last owner)."""
 
 
 class Unprocessable(ServiceError):
-    status, title = 422, "Unprocessable Content"
+    """Well-formed, but not acceptable (an unknown policy type, a reused idempotency key)."""
 
 
 class Unavailable(ServiceError):
-    status, title = 503, "Service Unavailable"
+    """A dependency (the queue, Secrets Manager) refused; nothing was written."""

@@ -7,7 +7,25 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from inventory_sync.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    Unauthenticated,
+    Unavailable,
+    Unprocessable,
+)
+
 PROBLEM = "application/problem+json"
+
+# the one place a domain error becomes an HTTP status
+STATUS_OF: dict[type[ServiceError], int] = {Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+                                            Unprocessable: 422, Unavailable: 503}
+
+
+def status_of(exc: ServiceError) -> int:
+    return next((status for kind, status in STATUS_OF.items() if isinstance(exc, kind)), 500)
 
 
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,

@@ -35,7 +35,7 @@ from inventory_sync.api.models import (
     TenantOut,
     TenantPage,
 )
-from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, validation_errors
+from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, status_of, validation_errors
 from inventory_sync.db.rows import User
 from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
 from inventory_sync.domain.selection import SelectionError, SelectionRequest
@@ -363,10 +363,11 @@ def openapi_json() -> str:
 
 @app.exception_handler(ServiceError)
 def _service_error(exc: ServiceError) -> Response[str]:
-    if exc.status >= 500:
+    status = status_of(exc)
+    if status >= 500:
         logger.warning("service unavailable", extra={"detail": exc.detail})
     metrics.add_metric(name="Rejections", unit="Count", value=1)
-    return problem(exc.status, exc.title, exc.detail, exc.errors)
+    return problem(status, TITLES[status], exc.detail, exc.errors)
 
 
 @app.exception_handler(SelectionError)

@@ -26,38 +26,10 @@ from inventory_sync.db import item_writer
 from inventory_sync.db.connection import Database
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.items import InvalidItem, ItemRecord, to_record
+from inventory_sync.domain.outcomes import EngineResult, UnitOutcome
 from inventory_sync.domain.registry import PolicyType
 
 FATAL_GRAPH_CODES = frozenset({ErrorCode.GRAPH_AUTH_FAILED})
-
-
-@dataclass
-class UnitOutcome:
-    complete: bool = False
-    error: GraphError | None = None
-    interrupted_by: ErrorCode | None = None  # deadline_exceeded | cancelled
-    observed: int = 0
-    upserted: int = 0
-    deleted: int = 0
-    # objects not stored, by defect (no id, duplicate id, too large): the listing is then not trusted
-    # to mark anything deleted, and the type ends with graph_invalid_response
-    rejected: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class EngineResult:
-    units: dict[str, UnitOutcome]
-    cancelled: bool = False
-    deadline_hit: bool = False
-    fatal: GraphError | None = None
-
-    def totals(self) -> dict[str, int]:
-        return {
-            "observed": sum(u.observed for u in self.units.values()),
-            "upserted": sum(u.upserted for u in self.units.values()),
-            "deleted": sum(u.deleted for u in self.units.values()),
-            "errors": sum(1 for u in self.units.values() if u.error is not None or u.interrupted_by is not None),
-        }
 
 
 @dataclass

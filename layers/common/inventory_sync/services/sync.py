@@ -29,10 +29,11 @@ from inventory_sync.db.connection import Database
 from inventory_sync.db.rows import Run
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
-from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, PolicyType, RuntimeRegistry
-from inventory_sync.domain.status import BULK_TERMINAL, RUN_TERMINAL, BulkStatus, RunStatus, run_status
+from inventory_sync.domain.outcomes import EngineResult, summarise, units_of
+from inventory_sync.domain.registry import RuntimeRegistry
+from inventory_sync.domain.status import BULK_TERMINAL, RUN_TERMINAL, BulkStatus, RunStatus
 from inventory_sync.observability import logger, metrics
-from inventory_sync.services.engine import EngineConfig, EngineResult, SyncEngine
+from inventory_sync.services.engine import EngineConfig, SyncEngine
 from inventory_sync.settings import Settings
 
 HEARTBEAT_SECONDS = 2.0
@@ -93,14 +94,6 @@ class _Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-
-def units_of(message: RunMessage, registry: RuntimeRegistry) -> list[PolicyType]:
-    """The selection's policy types (still enabled at run time) and, when asked, the foundations."""
-    units = [BY_KEY[k] for k in message.selection.policy_types if k in BY_KEY and registry.is_enabled(k)]
-    if message.selection.include_foundations:
-        units += [f for f in FOUNDATIONS if registry.is_enabled(f.key)]
-    return units
 
 
 class SyncService:
@@ -233,38 +226,3 @@ class SyncService:
                     "duration_seconds": round(time.monotonic() - started, 3),
                     "graph_requests": client.stats.requests, "graph_throttled": client.stats.throttled}
         self._finish(run.id, status, codes, context, totals, progress)
-
-
-def summarise(result: EngineResult) -> tuple[RunStatus, list[ErrorCode], dict[str, Any]]:
-    """Per-type outcomes → status, distinct codes, and context per code and per type."""
-    codes: set[ErrorCode] = set()
-    context: dict[str, Any] = {"types": {}}
-    succeeded = failed = 0
-    for key, unit in sorted(result.units.items()):
-        if unit.complete:
-            succeeded += 1
-            continue
-        failed += 1
-        if unit.error is not None:
-            code = unit.error.code
-            detail = unit.error.context()
-        else:
-            code = unit.interrupted_by or ErrorCode.DEADLINE_EXCEEDED
-            detail = {"code": code.value, "message": "stopped before the listing was complete",
-                      "items_seen": unit.observed}
-        if code is ErrorCode.GRAPH_FORBIDDEN:
-            detail["permission"] = _permission(key)
-        codes.add(code)
-        context["types"][key] = detail
-        context.setdefault(code.value, {"policy_types": []})["policy_types"].append(key)
-    if result.fatal is not None:
-        codes.add(result.fatal.code)
-    if result.cancelled:
-        codes.add(ErrorCode.CANCELLED)
-    if result.deadline_hit and failed:
-        codes.add(ErrorCode.DEADLINE_EXCEEDED)
-    return run_status(succeeded, failed, codes), sorted(codes), context
-
-
-def _permission(key: str) -> str:
-    return BY_KEY[key].permission if key in BY_KEY else ""

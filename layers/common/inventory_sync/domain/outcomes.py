@@ -1,0 +1,95 @@
+"""What a sync's policy types came to, and the run status, error codes and context that follow (pure).
+
+The engine fills `EngineResult` while it reads; `summarise` turns it into the run's status (the rule in
+`domain/status.py`), its distinct error codes and its `error_context` (docs/architecture.md §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from inventory_sync.domain.error_codes import ErrorCode
+from inventory_sync.domain.messages import RunMessage
+from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, PolicyType, RuntimeRegistry
+from inventory_sync.domain.status import RunStatus, run_status
+
+
+class ClassifiedError(Protocol):
+    """A failure already classified into an error code (the Graph adapter's errors are)."""
+
+    code: ErrorCode
+
+    def context(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class UnitOutcome:
+    complete: bool = False
+    error: ClassifiedError | None = None
+    interrupted_by: ErrorCode | None = None  # deadline_exceeded | cancelled
+    observed: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    # objects not stored, by defect (no id, duplicate id, too large): the listing is then not trusted
+    # to mark anything deleted, and the type ends with graph_invalid_response
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class EngineResult:
+    units: dict[str, UnitOutcome]
+    cancelled: bool = False
+    deadline_hit: bool = False
+    fatal: ClassifiedError | None = None
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "observed": sum(u.observed for u in self.units.values()),
+            "upserted": sum(u.upserted for u in self.units.values()),
+            "deleted": sum(u.deleted for u in self.units.values()),
+            "errors": sum(1 for u in self.units.values() if u.error is not None or u.interrupted_by is not None),
+        }
+
+
+def units_of(message: RunMessage, registry: RuntimeRegistry) -> list[PolicyType]:
+    """The selection's policy types (still enabled at run time) and, when asked, the foundations."""
+    units = [BY_KEY[k] for k in message.selection.policy_types if k in BY_KEY and registry.is_enabled(k)]
+    if message.selection.include_foundations:
+        units += [f for f in FOUNDATIONS if registry.is_enabled(f.key)]
+    return units
+
+
+def summarise(result: EngineResult) -> tuple[RunStatus, list[ErrorCode], dict[str, Any]]:
+    """Per-type outcomes → status, distinct codes, and context per code and per type."""
+    codes: set[ErrorCode] = set()
+    context: dict[str, Any] = {"types": {}}
+    succeeded = failed = 0
+    for key, unit in sorted(result.units.items()):
+        if unit.complete:
+            succeeded += 1
+            continue
+        failed += 1
+        if unit.error is not None:
+            code = unit.error.code
+            detail = unit.error.context()
+        else:
+            code = unit.interrupted_by or ErrorCode.DEADLINE_EXCEEDED
+            detail = {"code": code.value, "message": "stopped before the listing was complete",
+                      "items_seen": unit.observed}
+        if code is ErrorCode.GRAPH_FORBIDDEN:
+            detail["permission"] = _permission(key)
+        codes.add(code)
+        context["types"][key] = detail
+        context.setdefault(code.value, {"policy_types": []})["policy_types"].append(key)
+    if result.fatal is not None:
+        codes.add(result.fatal.code)
+    if result.cancelled:
+        codes.add(ErrorCode.CANCELLED)
+    if result.deadline_hit and failed:
+        codes.add(ErrorCode.DEADLINE_EXCEEDED)
+    return run_status(succeeded, failed, codes), sorted(codes), context
+
+
+def _permission(key: str) -> str:
+    return BY_KEY[key].permission if key in BY_KEY else ""

@@ -99,15 +99,13 @@ class _Changed:
     previous_payload: dict[str, Any] | None
 
 
-_prepared_sessions: set[tuple[int, int]] = set()
-
-
 def _ensure_tables(conn: psycopg.Connection) -> None:
-    """Session temp tables, created once per server session (they empty themselves at commit)."""
-    session = (id(conn), conn.info.backend_pid)
-    if session not in _prepared_sessions:
+    """Session temp tables, created once per server session (they empty themselves at commit). The session
+    itself says whether it has them (one look-up per batch), so no process-wide record of sessions is kept and
+    any connection — pooled or not — works."""
+    row = conn.execute("SELECT to_regclass('pg_temp.sync_changed_items') IS NOT NULL").fetchone()
+    if not (row and row[0]):
         conn.execute(_SETUP)
-        _prepared_sessions.add(session)
 
 
 def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequence[ItemRecord],

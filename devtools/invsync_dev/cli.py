@@ -6,12 +6,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from inventory_sync.db import migrate as migrations
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = Path(os.environ.get("INVSYNC_DATA_DIR", PROJECT_ROOT / ".data"))
 
 
 def _database_url(args: argparse.Namespace) -> str:

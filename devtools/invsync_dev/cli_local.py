@@ -14,19 +14,14 @@ from pathlib import Path
 from inventory_sync.db import migrate as migrations
 from invsync_dev.console import audit_trail, change_set, table, wait_for
 from invsync_dev.embedded_pg import EmbeddedPostgres
-
-
-def _data_dir():
-    from invsync_dev.cli import DATA_DIR
-
-    return DATA_DIR
+from invsync_dev.paths import DATA_DIR
 
 
 def cmd_local_db(args: argparse.Namespace) -> int:
     if os.environ.get("DATABASE_URL"):
         server, url = None, os.environ["DATABASE_URL"]
     else:
-        server = EmbeddedPostgres(_data_dir() / "postgres", port=args.port)
+        server = EmbeddedPostgres(DATA_DIR / "postgres", port=args.port)
         started = not server.running()
         if started:
             server.start()
@@ -55,7 +50,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             print(f"invsync local up --for-containers: {problem}", file=sys.stderr)
             return 2
 
-    stack = LocalStack(_data_dir(), api_port=args.api_port, pg_port=args.pg_port, graph_port=args.graph_port,
+    stack = LocalStack(DATA_DIR, api_port=args.api_port, pg_port=args.pg_port, graph_port=args.graph_port,
                        aws_port=args.aws_port, run_workers=args.workers, sweep_every=args.sweep_every,
                        schedule_every=args.schedule_every, pollers=not args.no_pollers, queue_delay=args.queue_delay)
     stopping = threading.Event()
@@ -131,12 +126,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from invsync_dev.demo import run_demo
 
-    return run_demo(_data_dir(), api_port=args.api_port)
+    return run_demo(DATA_DIR, api_port=args.api_port)
 
 
 # -- operator commands against any deployment ------------------------------------------------
 def _api(args: argparse.Namespace):
-    from invsync_dev.demo import ApiClient
+    from invsync_dev.api_client import ApiClient
 
     if not args.token:
         raise SystemExit("invsync: a bearer token is needed (--token or INVSYNC_TOKEN)")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,10 @@ from invsync_dev.dev_jwt import LOCAL_ADMIN_GROUP, DevSigner
 from invsync_dev.embedded_pg import EmbeddedPostgres, free_port
 from invsync_dev.graph_standin import GraphStandIn, demo_counts
 from invsync_dev.http_api import LocalHttpApi
+from invsync_dev.lambda_runtime import ACCOUNT, REGION, LambdaContext, load_function
 from invsync_dev.pollers import QueuePoller, Timer
 
 ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
 DEMO_GRAPH_TENANT = "contoso-demo.onmicrosoft.com"
 DEMO_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 DEMO_SUBJECT = "demo-operator"
@@ -38,34 +36,6 @@ class Demo:
     tenant_id: int
     token: str
     subject: str = DEMO_SUBJECT
-
-
-class LambdaContext:
-    """What the handlers read from Lambda's context, with a run_sync-like 15 minute budget."""
-
-    def __init__(self, name: str, timeout_ms: int = 900_000) -> None:
-        import time
-
-        self.function_name = name
-        self.memory_limit_in_mb = 1024
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = time.monotonic() + timeout_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        import time
-
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def load_function(name: str) -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"local_{name}_app", ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class LocalStack:

@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
+
+from invsync_dev.lambda_runtime import LambdaContext, load_function  # noqa: F401 - the tests import both from here
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_function(name: str) -> ModuleType:
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"function_{name}_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "test-fn"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-fn"
-    aws_request_id: str = ""
-    remaining_ms: int = 900_000
-
-    def __post_init__(self) -> None:
-        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
-        self._started = time.monotonic()
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Counts down like Lambda's."""
-        return int(self.remaining_ms - (time.monotonic() - self._started) * 1000)
+# one loader and one context for the local stack and the tests
+FakeContext = LambdaContext
 
 
 def claims_for(subject: str, email: str | None = None, name: str | None = None) -> dict[str, str]:

@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from invsync_dev.embedded_pg import free_port  # noqa: E402
-from invsync_dev.http_api import request  # noqa: E402
-from invsync_dev.local_stack import LocalStack  # noqa: E402
+from invsync_dev.local.embedded_pg import free_port  # noqa: E402
+from invsync_dev.local.http_api import request  # noqa: E402
+from invsync_dev.local.stack import LocalStack  # noqa: E402
 
 
 def _percentile(samples: list[float], q: float) -> float:

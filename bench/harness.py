@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from inventory_sync.db import migrate as migrations
-from invsync_dev.embedded_pg import EmbeddedPostgres
+from invsync_dev.local.embedded_pg import EmbeddedPostgres
 
 
 @contextlib.contextmanager
@@ -59,7 +59,7 @@ def aws_server() -> Iterator[dict[str, str]]:
 
     import boto3
 
-    from invsync_dev.embedded_pg import free_port
+    from invsync_dev.local.embedded_pg import free_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -88,13 +88,14 @@ class RemoteStandIn:
         import subprocess
         import sys
 
-        from invsync_dev.embedded_pg import free_port
-        from invsync_dev.http_api import request
+        from invsync_dev.local.embedded_pg import free_port
+        from invsync_dev.local.http_api import request
 
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._proc = subprocess.Popen([sys.executable, "-m", "invsync_dev.graph_standin", "--port", str(self.port),
-                                       "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen([sys.executable, "-m", "invsync_dev.local.graph_standin", "--port",
+                                       str(self.port), "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE,
+                                      text=True)
         self._proc.stdout.readline()  # "Graph stand-in on …"
         self._request = request
 

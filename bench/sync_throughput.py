@@ -30,7 +30,7 @@ from inventory_sync.db.connection import Database
 from inventory_sync.domain.items import to_record
 from inventory_sync.domain.registry import BY_KEY
 from inventory_sync.services.engine import EngineConfig, SyncEngine
-from invsync_dev.graph_standin import GraphStandIn, StandInTenant, large_counts
+from invsync_dev.local.graph_standin import GraphStandIn, StandInTenant, large_counts
 
 KEYS = ["deviceConfiguration", "mobileApp", "deviceCompliancePolicy", "windowsFeatureUpdateProfile"]
 

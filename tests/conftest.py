@@ -56,7 +56,7 @@ def pg() -> Iterator[PgAdmin]:
     if external:
         yield PgAdmin(external)
         return
-    from invsync_dev.embedded_pg import EmbeddedPostgres
+    from invsync_dev.local.embedded_pg import EmbeddedPostgres
 
     # not under pytest's tmp dir: that is private to root, and the server may run as another user
     base = Path(tempfile.mkdtemp(prefix="invsync-pg-"))
@@ -149,7 +149,7 @@ def stack(database_url: str, aws: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def graph_server():
     """The Graph stand-in over real HTTP on loopback, shared by the session."""
-    from invsync_dev.graph_standin import GraphStandIn
+    from invsync_dev.local.graph_standin import GraphStandIn
 
     server = GraphStandIn().start()
     yield server
@@ -210,7 +210,7 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch):
     from moto.server import ThreadedMotoServer
 
     from inventory_sync import bootstrap
-    from invsync_dev.embedded_pg import free_port
+    from invsync_dev.local.embedded_pg import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -248,7 +248,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from invsync_dev.graph_standin import issued_tokens
+    from invsync_dev.local.graph_standin import issued_tokens
 
     needles = [*KNOWN_SECRETS, *issued_tokens()]
     for nodeid, text in _captured:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from invsync_dev.embedded_pg import free_port
-from invsync_dev.http_api import request
+from invsync_dev.local.embedded_pg import free_port
+from invsync_dev.local.http_api import request
 from tests.support.local_up import LocalUp
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from inventory_sync.domain.registry import BY_KEY
-from invsync_dev.dev_jwt import DevSigner
+from invsync_dev.local.dev_jwt import DevSigner
 from tests.browser.conftest import QUEUE_DELAY, SCREENSHOTS, Console
 
 pytestmark = pytest.mark.browser

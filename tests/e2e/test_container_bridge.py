@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from invsync_dev.container_bridge import IMAGE, ContainerBridge, docker_problem
-from invsync_dev.embedded_pg import free_port
+from invsync_dev.local.container_bridge import IMAGE, ContainerBridge, docker_problem
+from invsync_dev.local.embedded_pg import free_port
 from tests.support.servers import loopback_server as serve_on_loopback
 
 PROBLEM = "needs root (setns)" if os.geteuid() != 0 else docker_problem()

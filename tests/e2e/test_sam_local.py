@@ -23,9 +23,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from invsync_dev import sample_events
-from invsync_dev.container_bridge import docker_problem
-from invsync_dev.embedded_pg import free_port
+from invsync_dev.local import sample_events
+from invsync_dev.local.container_bridge import docker_problem
+from invsync_dev.local.embedded_pg import free_port
 from tests.support import sam
 from tests.support.local_up import LocalUp
 

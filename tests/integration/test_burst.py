@@ -14,8 +14,8 @@ import boto3
 import psycopg
 import pytest
 
-from invsync_dev.embedded_pg import free_port
-from invsync_dev.http_api import request
+from invsync_dev.local.embedded_pg import free_port
+from invsync_dev.local.http_api import request
 
 TERMINAL = ("completed", "completed_with_errors", "failed", "aborted")
 SELECTIONS = [{"policy_types": ["deviceConfiguration"], "include_foundations": False},
@@ -25,7 +25,7 @@ SELECTIONS = [{"policy_types": ["deviceConfiguration"], "include_foundations": F
 
 @pytest.mark.slow
 def test_burst_of_200_dispatches_with_4_workers(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from invsync_dev.local_stack import LocalStack
+    from invsync_dev.local.stack import LocalStack
 
     for name in ("AWS_ENDPOINT_URL", "RUN_QUEUE_URL", "FINALIZE_QUEUE_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from invsync_dev.graph_standin import Fault
+from invsync_dev.local.graph_standin import Fault
 from tests.support import factories
 
 SELECTION = {"policy_types": ["deviceConfiguration", "settingsCatalogPolicy", "mobileApp"],

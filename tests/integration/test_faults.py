@@ -10,7 +10,7 @@ import boto3
 import psycopg
 import pytest
 
-from invsync_dev.graph_standin import Fault
+from invsync_dev.local.graph_standin import Fault
 
 
 def _run(db, bulk_id):

@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from invsync_dev.embedded_pg import free_port
-from invsync_dev.http_api import request
+from invsync_dev.local.embedded_pg import free_port
+from invsync_dev.local.http_api import request
 
 ACCEPTED: list[int] = []
 
@@ -34,7 +34,7 @@ class LiveApi:
 @pytest.fixture(scope="module")
 def live_api(pg, template_url):
     """The local stack on its own database for this module."""
-    from invsync_dev.local_stack import LocalStack
+    from invsync_dev.local.stack import LocalStack
 
     name = f"invsync_fuzz_{os.getpid()}"
     url = pg.create(name, template="invsync_template")

@@ -15,7 +15,7 @@ from inventory_sync.adapters.graph.reader import read_pages
 from inventory_sync.adapters.graph.token import TokenProvider
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.registry import BY_KEY
-from invsync_dev.graph_standin import Fault, large_counts
+from invsync_dev.local.graph_standin import Fault, large_counts
 
 SECRET = "graph-test-secret-value"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from invsync_dev.graph_standin import Quirk
+from invsync_dev.local.graph_standin import Quirk
 from tests.support.servers import loopback_server
 
 OTHER = "mobileApp"  # a type that always lists fine next to the one under test

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inventory_sync.api import local_auth
-from invsync_dev.dev_jwt import DevSigner
+from invsync_dev.local.dev_jwt import DevSigner
 from tests.support import factories
 from tests.support.lambdas import FakeContext, http_event, load_function, response_json
 

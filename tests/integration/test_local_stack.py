@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from invsync_dev.embedded_pg import free_port
-from invsync_dev.http_api import request
+from invsync_dev.local.embedded_pg import free_port
+from invsync_dev.local.http_api import request
 from tests.support.local_up import LocalUp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ def test_local_receive_hands_over_a_queued_message_as_the_sqs_event_lambda_gets(
     import boto3
 
     from inventory_sync.domain.messages import RunMessage
-    from invsync_dev import sample_events
+    from invsync_dev.local import sample_events
 
     sqs = boto3.client("sqs")
     body = sample_events.run_message()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from invsync_dev.container_bridge import NamespaceRelay
+from invsync_dev.local.container_bridge import NamespaceRelay
 from tests.support.servers import loopback_server
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invsync_dev.graph_standin import Fault
+from invsync_dev.local.graph_standin import Fault
 
 
 def _bulk(db, bulk_id):

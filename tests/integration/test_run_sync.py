@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from inventory_sync.db import bulk_operations, locks
-from invsync_dev.graph_standin import Fault
+from invsync_dev.local.graph_standin import Fault
 from tests.support.lambdas import FakeContext, sqs_event
 from tests.support.scenarios import dead_attempt, worker_process
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from invsync_dev.graph_standin import Fault
+from invsync_dev.local.graph_standin import Fault
 
 SECRET = "s3cr3t-value-for-tests"
 

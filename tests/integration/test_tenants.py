@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from invsync_dev.graph_standin import Fault
+from invsync_dev.local.graph_standin import Fault
 from tests.support import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,8 +167,8 @@ def live_stack(pg, template_url, tmp_path: Path):
     be seen from a laptop: the CLI gets its URL and a token, not the database."""
     import uuid
 
-    from invsync_dev.embedded_pg import free_port
-    from invsync_dev.local_stack import LocalStack
+    from invsync_dev.local.embedded_pg import free_port
+    from invsync_dev.local.stack import LocalStack
 
     name = f"invsync_cli_api_{uuid.uuid4().hex[:8]}"
     url = pg.create(name, template="invsync_template")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from invsync_dev.lambda_runtime import LambdaContext, load_function  # noqa: F401 - the tests import both from here
+from invsync_dev.local.lambda_runtime import LambdaContext, load_function  # noqa: F401 - the tests import both from here
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 from inventory_sync.domain.configuration import configuration_of
 from inventory_sync.domain.items import NO_FILTER, assignment_links, to_record, type_name
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, POLICY_TYPES
-from invsync_dev.graph_fixtures import SHAPES
+from invsync_dev.local.graph_fixtures import SHAPES
 
 DRIVER = {
     "@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/windowsDriverUpdateProfiles/$entity",

@@ -15,7 +15,7 @@ from inventory_sync.domain.messages import (
     is_http_event,
     is_scheduled_envelope,
 )
-from invsync_dev import sample_events
+from invsync_dev.local import sample_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def test_committed_events_match_the_generator() -> None:
 
 
 def _stack_env(tmp_path: Path, database_url: str) -> dict:
-    from invsync_dev.local_stack import LocalStack
+    from invsync_dev.local.stack import LocalStack
 
     stack = LocalStack(tmp_path)
     stack.env = {"DATABASE_URL": database_url, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",

@@ -137,7 +137,7 @@ class EmbeddedPostgres:
         """The superuser `postgres` is trusted (a local development server); every other role signs in with
         its password, as on a real server, so that wrong or rotated credentials are refused here too."""
         hba = self.data_dir / "pg_hba.conf"
-        hba.write_text("# written by invsync_dev.embedded_pg\n"
+        hba.write_text("# written by invsync_dev.local.embedded_pg\n"
                        "local all postgres trust\n"
                        "host  all postgres 127.0.0.1/32 trust\n"
                        "host  all postgres ::1/128 trust\n"

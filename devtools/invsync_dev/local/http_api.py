@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from invsync_dev.dev_jwt import DevSigner
+from invsync_dev.local.dev_jwt import DevSigner
 
 MAX_READ = 1024 * 1024
 

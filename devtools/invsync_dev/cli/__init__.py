@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable, Sequence
 
 from inventory_sync.db import migrate as migrations
@@ -49,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", help="defaults to $DATABASE_URL")
         p.set_defaults(func=func)
 
-    from invsync_dev import cli_local, cli_tenants
+    from invsync_dev.cli import local as cli_local
+    from invsync_dev.cli import tenants as cli_tenants
 
     cli_local.register(sub)
     cli_tenants.register(sub)
@@ -61,6 +61,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 from inventory_sync.db import migrate as migrations
-from invsync_dev.console import audit_trail, change_set, table, wait_for
-from invsync_dev.embedded_pg import EmbeddedPostgres
+from invsync_dev.cli.output import audit_trail, change_set, table, wait_for
+from invsync_dev.local.embedded_pg import EmbeddedPostgres
 from invsync_dev.paths import DATA_DIR
 
 
@@ -39,10 +39,10 @@ def cmd_local_db(args: argparse.Namespace) -> int:
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
-    from invsync_dev.local_stack import LocalStack
+    from invsync_dev.local.stack import LocalStack
 
     if args.for_containers:
-        from invsync_dev.container_bridge import docker_problem
+        from invsync_dev.local.container_bridge import docker_problem
 
         problem = "needs root (it opens sockets inside a container's network namespace)" if os.geteuid() else (
             docker_problem())
@@ -61,7 +61,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         demo = stack.ensure_demo()
         if args.for_containers:
-            from invsync_dev.container_bridge import ContainerBridge
+            from invsync_dev.local.container_bridge import ContainerBridge
 
             try:
                 bridge = ContainerBridge(stack.container_ports(), network=args.docker_network,
@@ -94,7 +94,7 @@ def cmd_local_receive(args: argparse.Namespace) -> int:
     """Takes one message off a queue of the local stack and prints it as the SQS event Lambda would get."""
     import boto3
 
-    from invsync_dev import sample_events
+    from invsync_dev.local import sample_events
 
     sqs = boto3.client("sqs", endpoint_url=args.aws_endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION",
                        "us-east-1"), aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
@@ -124,14 +124,14 @@ def cmd_local_receive(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the demo prints its own story
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from invsync_dev.demo import run_demo
+    from invsync_dev.cli.demo import run_demo
 
     return run_demo(DATA_DIR, api_port=args.api_port)
 
 
 # -- operator commands against any deployment ------------------------------------------------
 def _api(args: argparse.Namespace):
-    from invsync_dev.api_client import ApiClient
+    from invsync_dev.cli.api_client import ApiClient
 
     if not args.token:
         raise SystemExit("invsync: a bearer token is needed (--token or INVSYNC_TOKEN)")

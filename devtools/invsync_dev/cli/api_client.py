@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from invsync_dev.http_api import request
+from invsync_dev.local.http_api import request
 
 
 class ApiClient:

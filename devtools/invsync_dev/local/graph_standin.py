@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, POLICY_TYPES, Assignments, PolicyType
-from invsync_dev import graph_fixtures
+from invsync_dev.local import graph_fixtures
 
 NS = uuid.UUID("6f1c1d44-4a39-4a4f-9d9a-0b7b8f7d3a11")
 NO_FILTER = "00000000-0000-0000-0000-000000000000"

@@ -1,6 +1,6 @@
 """Writes events/*.json (one ready event per function and trigger) and env.json for `sam local invoke`.
 
-Regenerate with `python -m invsync_dev.sample_events`; a test checks the committed files still match.
+Regenerate with `python -m invsync_dev.local.sample_events`; a test checks the committed files still match.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 from inventory_sync.api.local_auth import AUDIENCE, ISSUER
 from inventory_sync.domain.registry import filter_runtime
 from inventory_sync.domain.selection import SelectionRequest, normalise
-from invsync_dev.container_bridge import STACK_HOST
-from invsync_dev.dev_jwt import LOCAL_ADMIN_GROUP
+from invsync_dev.local.container_bridge import STACK_HOST
+from invsync_dev.local.dev_jwt import LOCAL_ADMIN_GROUP
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TENANT_ID = 1
 BULK_ID = 1
 MOTO_ACCOUNT = "123456789012"  # the AWS emulator's default account

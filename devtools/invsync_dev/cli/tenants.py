@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 
 from inventory_sync.db import tenants
-from invsync_dev.console import table
+from invsync_dev.cli.output import table
 
 
 def _url() -> str:
@@ -76,7 +76,7 @@ def _api(args: argparse.Namespace):
     """The API client when the command runs against an API, else None (direct database mode)."""
     if not getattr(args, "api_url", None):
         return None
-    from invsync_dev.api_client import ApiClient
+    from invsync_dev.cli.api_client import ApiClient
 
     if not args.token:
         raise SystemExit("invsync: a bearer token is needed with --api-url (--token or INVSYNC_TOKEN)")

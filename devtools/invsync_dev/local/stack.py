@@ -17,14 +17,14 @@ import psycopg
 from inventory_sync import bootstrap
 from inventory_sync.db import migrate as migrations
 from inventory_sync.db import tenants
-from invsync_dev.dev_jwt import LOCAL_ADMIN_GROUP, DevSigner
-from invsync_dev.embedded_pg import EmbeddedPostgres, free_port
-from invsync_dev.graph_standin import GraphStandIn, demo_counts
-from invsync_dev.http_api import LocalHttpApi
-from invsync_dev.lambda_runtime import ACCOUNT, REGION, LambdaContext, load_function
-from invsync_dev.pollers import QueuePoller, Timer
+from invsync_dev.local.dev_jwt import LOCAL_ADMIN_GROUP, DevSigner
+from invsync_dev.local.embedded_pg import EmbeddedPostgres, free_port
+from invsync_dev.local.graph_standin import GraphStandIn, demo_counts
+from invsync_dev.local.http_api import LocalHttpApi
+from invsync_dev.local.lambda_runtime import ACCOUNT, REGION, LambdaContext, load_function
+from invsync_dev.local.pollers import QueuePoller, Timer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO_GRAPH_TENANT = "contoso-demo.onmicrosoft.com"
 DEMO_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 DEMO_SUBJECT = "demo-operator"
@@ -228,7 +228,7 @@ class LocalStack:
 
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-        from invsync_dev import sample_events
+        from invsync_dev.local import sample_events
 
         def there(url: str) -> str:
             if "://" not in url:  # a libpq key=value string

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from invsync_dev.api_client import ApiClient
-from invsync_dev.console import audit_trail, change_set, summary, wait_for
-from invsync_dev.graph_standin import Fault
-from invsync_dev.http_api import request
-from invsync_dev.local_stack import DEMO_GRAPH_TENANT, LocalStack
+from invsync_dev.cli.api_client import ApiClient
+from invsync_dev.cli.output import audit_trail, change_set, summary, wait_for
+from invsync_dev.local.graph_standin import Fault
+from invsync_dev.local.http_api import request
+from invsync_dev.local.stack import DEMO_GRAPH_TENANT, LocalStack
 
 
 def sync_and_show(api: ApiClient, tenant_id: int, body: dict[str, Any], title: str,

@@ -1,0 +1,78 @@
+"""What every route shares: the caller, one transaction per request, the wiring, parameter types and the
+problem responses the OpenAPI document lists."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
+
+import psycopg
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from inventory_sync import bootstrap
+from inventory_sync.api.models import Problem
+from inventory_sync.api.problems import TITLES
+from inventory_sync.db.rows import User
+from inventory_sync.services import queries
+from inventory_sync.services.access import Caller, Identity, resolve_user
+from inventory_sync.services.tenant_admin import TenantAdmin
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+REQUIRED = ("run_queue_url",)
+
+# ids are bigint; the API caps them at 2^53 - 1 so the bound survives JSON (a double) exactly
+MAX_ID = 2**53 - 1
+Id = Annotated[int, Path(gt=0, le=MAX_ID)]
+
+
+def errors_for(*codes: int) -> dict[int, OpenAPIResponse]:
+    """Problem responses a route can give, for the OpenAPI document."""
+    return {code: {"description": TITLES[code], "content": {"application/problem+json": {"model": Problem}}}
+            for code in codes}
+
+
+READ_ERRORS: dict[int, OpenAPIResponse] = {200: {"description": "OK"}, **errors_for(400, 401, 404, 413, 422)}
+WRITE_ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 503)
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def container() -> bootstrap.Container:
+    return bootstrap.container("dispatch", *REQUIRED)
+
+
+def identity(event: APIGatewayProxyEventV2) -> Identity:
+    authorizer = event.request_context.authorizer
+    claims = authorizer.jwt_claim if authorizer else None
+    return Identity.from_claims(claims)
+
+
+@contextlib.contextmanager
+def session(event: APIGatewayProxyEventV2) -> Iterator[tuple[psycopg.Connection, User]]:
+    """One transaction per request, with the caller's users row created or refreshed."""
+    caller = identity(event)
+    with container().db.transaction() as conn:
+        yield conn, resolve_user(conn, caller)
+
+
+@contextlib.contextmanager
+def as_caller(event: APIGatewayProxyEventV2) -> Iterator[tuple[psycopg.Connection, Caller]]:
+    """`session`, knowing whether the caller administers the platform (ADMIN_GROUP_ID in groups or roles)."""
+    who = identity(event)
+    built = container()
+    with built.db.transaction() as conn:
+        yield conn, Caller(resolve_user(conn, who), who.is_admin(built.settings.admin_group_id))
+
+
+def correlation_id(event: APIGatewayProxyEventV2) -> str:
+    return event.request_context.request_id
+
+
+def tenant_admin() -> TenantAdmin:
+    return TenantAdmin(container().credentials)
+
+

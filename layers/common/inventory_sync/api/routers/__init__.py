@@ -1,0 +1,1 @@
+"""The HTTP API's routes, one Powertools router per resource; api/routes.py assembles them."""

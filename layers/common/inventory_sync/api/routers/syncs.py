@@ -1,0 +1,87 @@
+"""Inventory syncs: dispatch, runs, and what a run changed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from inventory_sync.api.context import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Cursor,
+    Id,
+    Limit,
+    container,
+    correlation_id,
+    session,
+)
+from inventory_sync.api.models import (
+    ChangePage,
+    DispatchOut,
+    RunOut,
+    RunPage,
+)
+from inventory_sync.domain.selection import SelectionRequest
+from inventory_sync.observability import metrics
+from inventory_sync.services import queries
+from inventory_sync.services.dispatch import DispatchService
+
+router = APIGatewayHttpRouter()
+
+
+@router.post("/tenants/<tenant_id>/inventory-syncs", responses={202: {"description": "Dispatched"}, **WRITE_ERRORS})
+def dispatch_sync(
+    tenant_id: Id,
+    body: Annotated[SelectionRequest | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
+) -> Response[DispatchOut]:
+    """Dispatch an inventory sync of the tenant (empty body = full inventory)."""
+    request = body or SelectionRequest()
+    raw = request.model_dump(exclude_none=True)
+    built = container()
+    service = DispatchService(built.db, built.run_queue, built.registry)
+    with session(router.current_event) as (conn, user):
+        result = service.dispatch(conn, user=user, tenant_id=tenant_id, body=raw, request=request,
+                                  idempotency_key=idempotency_key, correlation_id=correlation_id(router.current_event))
+    metrics.add_metric(name="Dispatches", unit="Count", value=1)
+    location = f"/bulk-operations/{result['bulk_operation_run']['id']}"
+    return Response(202, content_types.APPLICATION_JSON, DispatchOut.model_validate(result),
+                    headers={"Location": location})
+
+
+@router.get("/tenants/<tenant_id>/inventory-syncs", responses=READ_ERRORS)
+def list_syncs(
+    tenant_id: Id,
+    status: Annotated[Literal["running", "success", "partial", "failed", "skipped"] | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> RunPage:
+    """The tenant's sync runs, newest first (cursor pagination)."""
+    with session(router.current_event) as (conn, user):
+        return RunPage.model_validate(queries.list_runs(conn, user, tenant_id, status=status, cursor=cursor,
+                                                        limit=limit))
+
+
+@router.get("/tenants/<tenant_id>/inventory-syncs/<run_id>", responses=READ_ERRORS)
+def get_sync(tenant_id: Id, run_id: Id) -> RunOut:
+    """One sync run with counters, error codes and progress."""
+    with session(router.current_event) as (conn, user):
+        return RunOut.model_validate(queries.get_run(conn, user, tenant_id, run_id))
+
+
+@router.get("/tenants/<tenant_id>/inventory-syncs/<run_id>/changes", responses=READ_ERRORS)
+def list_sync_changes(
+    tenant_id: Id,
+    run_id: Id,
+    change: Annotated[Literal["added", "changed", "deleted", "restored"] | None, Query()] = None,
+    policy_type: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> ChangePage:
+    """What the run changed: each item added, changed (with its JSON Patch), deleted or restored."""
+    with session(router.current_event) as (conn, user):
+        return ChangePage.model_validate(queries.list_changes(conn, user, tenant_id, run_id, change=change,
+                                                              policy_type=policy_type, cursor=cursor, limit=limit))

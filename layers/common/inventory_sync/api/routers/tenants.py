@@ -1,0 +1,130 @@
+"""Tenants, their Graph credential and members; the owners' permission check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import psycopg
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from inventory_sync.api.context import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Cursor,
+    Id,
+    Limit,
+    as_caller,
+    container,
+    correlation_id,
+    errors_for,
+    session,
+    tenant_admin,
+)
+from inventory_sync.api.models import (
+    MemberOut,
+    MemberPage,
+    PermissionCheckOut,
+    TenantOut,
+    TenantPage,
+)
+from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
+from inventory_sync.services import queries
+from inventory_sync.services.access import OWNER_ROLES, require_member
+
+router = APIGatewayHttpRouter()
+
+
+@router.post("/tenants", responses={201: {"description": "Created"}, **WRITE_ERRORS})
+def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
+    """Platform administrators: onboard a tenant with its Graph credential (kept in Secrets Manager only)."""
+    service = tenant_admin()
+    stored: list[int] = []
+    try:
+        with as_caller(router.current_event) as (conn, caller):
+            view = service.create(conn, caller, body, correlation_id(router.current_event), stored.append)
+    except psycopg.Error:
+        for tenant_id in stored:  # the commit failed after the credential was stored: take it back
+            service.forget_credential(tenant_id)
+        raise
+    return Response(201, content_types.APPLICATION_JSON, TenantOut.model_validate(view),
+                    headers={"Location": f"/tenants/{view['id']}"})
+
+
+@router.get("/tenants", responses=READ_ERRORS)
+def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
+    """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
+    with as_caller(router.current_event) as (conn, caller):
+        rows = tenant_admin().visible_tenants(conn, caller, queries.decode_cursor(cursor), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TenantPage.model_validate({"items": rows,
+                                      "next_cursor": queries.encode_cursor(rows[-1]["id"]) if more else None})
+
+
+@router.get("/tenants/<tenant_id>", responses=READ_ERRORS)
+def get_tenant(tenant_id: Id) -> TenantOut:
+    """One tenant (members and platform administrators)."""
+    with as_caller(router.current_event) as (conn, caller):
+        return TenantOut.model_validate(tenant_admin().get(conn, caller, tenant_id))
+
+
+@router.patch("/tenants/<tenant_id>", responses={200: {"description": "OK"}, **WRITE_ERRORS})
+def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> TenantOut:
+    """Platform administrators: rename, enable/disable (`status`), include in scheduled syncs or not."""
+    with as_caller(router.current_event) as (conn, caller):
+        view = tenant_admin().update(conn, caller, tenant_id, body, correlation_id(router.current_event))
+        return TenantOut.model_validate(view)
+
+
+@router.put("/tenants/<tenant_id>/credential", responses={204: {"description": "Stored"}, **WRITE_ERRORS})
+def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
+    """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
+    with as_caller(router.current_event) as (conn, caller):
+        tenant_admin().set_credential(conn, caller, tenant_id, body, correlation_id(router.current_event))
+    built = container()
+    built.permission_reports.forget(tenant_id)
+    return Response(204, None, None)
+
+
+@router.get("/tenants/<tenant_id>/members", responses={**READ_ERRORS, **errors_for(403)})
+def list_members(tenant_id: Id) -> MemberPage:
+    """Platform administrators and the tenant's owners: who may do what."""
+    with as_caller(router.current_event) as (conn, caller):
+        return MemberPage.model_validate({"items": tenant_admin().members(conn, caller, tenant_id)})
+
+
+@router.put("/tenants/<tenant_id>/members",
+         responses={200: {"description": "Changed"}, 201: {"description": "Added"}, **WRITE_ERRORS})
+def put_member(tenant_id: Id, body: Annotated[MemberIn, Body()]) -> Response[MemberOut]:
+    """Platform administrators and the tenant's owners: add a member or change their role."""
+    with as_caller(router.current_event) as (conn, caller):
+        created, view = tenant_admin().put_member(conn, caller, tenant_id, body, correlation_id(router.current_event))
+    return Response(201 if created else 200, content_types.APPLICATION_JSON, MemberOut.model_validate(view))
+
+
+@router.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: {"description": "Removed"}, **WRITE_ERRORS})
+def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
+    """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
+    with as_caller(router.current_event) as (conn, caller):
+        tenant_admin().remove_member(conn, caller, tenant_id, user_id, correlation_id(router.current_event))
+    return Response(204, None, None)
+
+
+
+@router.get("/tenants/<tenant_id>/permission-check",
+         responses={200: {"description": "OK"}, **errors_for(400, 401, 403, 404, 413, 422)})
+def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
+    """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
+    with session(router.current_event) as (conn, user):
+        tenant = require_member(conn, tenant_id, user, OWNER_ROLES)
+    from inventory_sync.services import permissions  # the Graph client: this route only
+
+    built = container()
+    report = None if refresh else built.permission_reports.get(tenant_id)
+    if report is None:
+        report = permissions.check(tenant, built.registry, built.credentials, built.tokens,
+                                   built.settings.graph_base_url)
+        built.permission_reports.put(report)
+    return PermissionCheckOut.model_validate(report.as_dict())

@@ -154,6 +154,18 @@ def test_oversize_body_is_413(dispatch, db, stack, tenant_and_operator) -> None:
     assert _counts(db) == (0, 0, 0)
 
 
+def test_the_edge_refuses_before_anything_reads_the_body(dispatch, db, stack, tenant_and_operator) -> None:
+    """Size and token come first (docs/decisions/0007): a malformed body never earns a 422 that describes it."""
+    tenant, _ = tenant_and_operator
+    too_big_and_malformed = "{" + "x" * (64 * 1024)
+    assert _post(dispatch, tenant.id, raw_body=too_big_and_malformed)["statusCode"] == 413
+    assert _post(dispatch, tenant.id, raw_body=too_big_and_malformed, claims={})["statusCode"] == 413
+    assert _post(dispatch, tenant.id, raw_body='{"policy_types": 7', claims={})["statusCode"] == 401
+    unknown = dispatch.lambda_handler(http_event("GET", "/no/such/route", claims={}), FakeContext())
+    assert unknown["statusCode"] == 401  # not 404: an anonymous caller learns nothing about the routes
+    assert _counts(db) == (0, 0, 0)
+
+
 def test_no_claims_is_401(dispatch, db, stack, tenant_and_operator) -> None:
     tenant, _ = tenant_and_operator
     response = _post(dispatch, tenant.id, claims={})

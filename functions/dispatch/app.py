@@ -13,6 +13,7 @@ from inventory_sync.domain.selection import SelectionError
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.dispatch import DispatchService
 from inventory_sync.services.schedule import BadScheduleEvent, selection_of
+from inventory_sync.settings import DispatchSettings
 
 bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
 
@@ -22,7 +23,7 @@ bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_http_event(event):
         return routes.handle(event, context)
-    container = bootstrap.container("dispatch", *routes.REQUIRED)
+    container = bootstrap.container("dispatch", DispatchSettings)
     try:
         resolved = selection_of(event, container.registry)
     except (BadScheduleEvent, SelectionError) as exc:

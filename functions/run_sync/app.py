@@ -13,6 +13,7 @@ from inventory_sync import bootstrap
 from inventory_sync.domain.messages import RunMessage
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.sync import SyncService
+from inventory_sync.settings import RunSyncSettings
 
 bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -30,7 +31,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         return
     logger.append_keys(bulk_operation_run_id=message.bulk_operation_run_id, tenant_id=message.tenant_id)
     logger.set_correlation_id(message.correlation_id)
-    container = bootstrap.container("run_sync", "finalize_queue_url")
+    container = bootstrap.container("run_sync", RunSyncSettings)
     try:
         outcome = SyncService(container.sync_deps).process(
             message, lambda: lambda_context.get_remaining_time_in_millis() / 1000)

@@ -11,6 +11,7 @@ import pytest
 import snapshot_restore_py
 
 from inventory_sync import bootstrap
+from inventory_sync.settings import DispatchSettings
 from tests.support import factories
 from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json
 
@@ -74,7 +75,7 @@ def test_a_restored_environment_reconnects_and_never_reuses_a_pre_snapshot_conne
 
 
 def test_cached_credentials_and_tokens_are_dropped_on_restore(dispatch) -> None:
-    built = bootstrap.container("dispatch", "run_queue_url")
+    built = bootstrap.container("dispatch", DispatchSettings)
     credentials, tokens = built.credentials, built.tokens  # built (and cached) before the snapshot
     _run(snapshot_restore_py._before_snapshot_registry)
     _run(snapshot_restore_py._after_restore_registry)

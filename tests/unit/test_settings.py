@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict
 
-from inventory_sync.settings import ConfigError, load_settings
+from inventory_sync.settings import ConfigError, DispatchSettings, RunSyncSettings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -25,10 +25,17 @@ def test_missing_database_names_both_variables() -> None:
         load_settings()
 
 
-def test_missing_required_queue_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_function_names_the_queue_it_requires(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://localhost/x")
-    with pytest.raises(ConfigError, match="RUN_QUEUE_URL"):
-        load_settings("run_queue_url")
+    for name in ("RUN_QUEUE_URL", "FINALIZE_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="RUN_QUEUE_URL: Field required"):
+        load_settings(DispatchSettings)
+    with pytest.raises(ConfigError, match="FINALIZE_QUEUE_URL: Field required"):
+        load_settings(RunSyncSettings)
+    assert load_settings().run_queue_url is None  # finalize and the tools send to no queue
+    monkeypatch.setenv("RUN_QUEUE_URL", "http://127.0.0.1:4566/000000000000/RunQueue")
+    assert load_settings(DispatchSettings).run_queue_url.endswith("/RunQueue")
 
 
 def test_bad_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,7 @@ class Container:
 
     @functools.cached_property
     def run_queue(self) -> SqsQueue:
-        return SqsQueue(self.settings.require("run_queue_url").run_queue_url or "")
+        return SqsQueue(_needed(self.settings.run_queue_url, "RUN_QUEUE_URL"))
 
     @functools.cached_property
     def credentials(self) -> CredentialStore:  # lazy: only run_sync and the permission check read tenant secrets
@@ -60,11 +60,19 @@ class Container:
 
     @functools.cached_property
     def finalize_queue(self) -> SqsQueue:
-        return SqsQueue(self.settings.require("finalize_queue_url").finalize_queue_url or "")
+        return SqsQueue(_needed(self.settings.finalize_queue_url, "FINALIZE_QUEUE_URL"))
 
 
-def build(*required: str, application_name: str = "invsync") -> Container:
-    settings = load_settings(*required)
+def _needed(value: str | None, name: str) -> str:
+    """A queue this function's settings do not require, asked for anyway (a function's own settings class
+    requires what it sends to: DispatchSettings, RunSyncSettings)."""
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def build(kind: type[Settings] = Settings, application_name: str = "invsync") -> Container:
+    settings = load_settings(kind)
     try:
         registry = filter_runtime(settings.enabled_policy_types, settings.disabled_policy_types)
     except UnknownPolicyTypes as exc:
@@ -78,10 +86,11 @@ def build(*required: str, application_name: str = "invsync") -> Container:
 _containers: dict[str, Container] = {}
 
 
-def container(name: str, *required: str) -> Container:
-    """The process-wide container of a function (built on first use, reused across invocations)."""
+def container(name: str, kind: type[Settings] = Settings) -> Container:
+    """The process-wide container of a function (built on first use, reused across invocations), with the
+    function's own settings class (what it requires)."""
     if name not in _containers:
-        _containers[name] = build(*required, application_name=f"invsync-{name}")
+        _containers[name] = build(kind, application_name=f"invsync-{name}")
     return _containers[name]
 
 

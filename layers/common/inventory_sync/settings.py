@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar, overload
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -86,12 +86,6 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL or DATABASE_SECRET_ARN must be set")
         return self
 
-    def require(self, *names: str) -> Settings:
-        missing = [name.upper() for name in names if not getattr(self, name)]
-        if missing:
-            raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
-        return self
-
     def database_source(self) -> FixedConninfo:
         """Where connection strings come from: DATABASE_URL, or the secret (read now, so that a bad one
         is a configuration error at start-up, then again whenever its cached read is older than the max age
@@ -114,14 +108,38 @@ class Settings(BaseSettings):
         return self.database_source().conninfo()
 
 
-def load_settings(*required: str) -> Settings:
-    """Read the environment; raise ConfigError naming every missing or bad variable."""
+class DispatchSettings(Settings):
+    """dispatch sends every run it records to the RunQueue."""
+
+    run_queue_url: str
+
+
+class RunSyncSettings(Settings):
+    """run_sync hands every finished attempt to finalize."""
+
+    finalize_queue_url: str
+
+
+S = TypeVar("S", bound=Settings)
+
+
+@overload
+def load_settings() -> Settings: ...
+
+
+@overload
+def load_settings(kind: type[S]) -> S: ...
+
+
+def load_settings(kind: type[Settings] = Settings) -> Settings:
+    """Read the environment into a function's settings; raise ConfigError naming every missing or bad
+    variable (a function's required ones included)."""
     try:
-        settings = Settings()
+        settings = kind()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "DATABASE_URL/DATABASE_SECRET_ARN"
             problems.append(f"{field.upper()}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
-    return settings.require(*required)
+    return settings

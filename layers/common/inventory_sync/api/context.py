@@ -17,12 +17,12 @@ from inventory_sync.db.rows import User
 from inventory_sync.services import queries
 from inventory_sync.services.access import Caller, Identity, resolve_user
 from inventory_sync.services.tenant_admin import TenantAdmin
+from inventory_sync.settings import DispatchSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-REQUIRED = ("run_queue_url",)
 
 # ids are bigint; the API caps them at 2^53 - 1 so the bound survives JSON (a double) exactly
 MAX_ID = 2**53 - 1
@@ -42,7 +42,7 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 def container() -> bootstrap.Container:
-    return bootstrap.container("dispatch", *REQUIRED)
+    return bootstrap.container("dispatch", DispatchSettings)
 
 
 def identity(event: APIGatewayProxyEventV2) -> Identity:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import ValidationError
 
 from inventory_sync.api import local_auth
-from inventory_sync.api.context import REQUIRED, container, errors_for, identity
+from inventory_sync.api.context import container, errors_for, identity
 from inventory_sync.api.models import PolicyTypesOut
 from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, status_of, validation_errors
 from inventory_sync.api.routers import audit, inventory, operations, syncs, tenants
@@ -29,7 +29,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 for _router in (tenants.router, syncs.router, operations.router, inventory.router, audit.router):
     app.include_router(_router)
 
-__all__ = ["REQUIRED", "app", "handle", "openapi_json"]
+__all__ = ["app", "handle", "openapi_json"]
 
 
 @app.get("/policy-types", responses={200: {"description": "OK"}, **errors_for(401)})

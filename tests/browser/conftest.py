@@ -8,8 +8,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +99,23 @@ def driver(browser_paths) -> Iterator[object]:
         yield browser
     finally:
         browser.quit()
+
+
+def wait(what: Callable[[], Any], timeout: float = 60, message: str | Callable[[], str] = "") -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = what()
+        except (NoSuchElementException, StaleElementReferenceException):  # the page is being redrawn
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message() if callable(message) else message}")
+        time.sleep(0.1)
+
+
+def csp_violations(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]

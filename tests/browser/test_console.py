@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from inventory_sync.domain.registry import BY_KEY
 from invsync_dev.local.dev_jwt import DevSigner
-from tests.browser.conftest import QUEUE_DELAY, SCREENSHOTS, Console
+from tests.browser.conftest import QUEUE_DELAY, SCREENSHOTS, Console, csp_violations, wait
 
 pytestmark = pytest.mark.browser
 
@@ -26,22 +24,6 @@ new MutationObserver(record).observe(document.getElementById('widget'),
   {subtree: true, childList: true, attributes: true, characterData: true});
 record();
 """
-
-
-def wait(what: Callable[[], Any], timeout: float = 60, message: str | Callable[[], str] = "") -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = what()
-        except (NoSuchElementException, StaleElementReferenceException):  # the page is being redrawn
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s: {message() if callable(message) else message}")
-        time.sleep(0.1)
 
 
 def open_console(driver, console: Console, route: str = "") -> None:
@@ -64,10 +46,6 @@ def dispatch_from_page(driver) -> int:
     text = wait(lambda: driver.find_element("css selector", ".sync .result").text, 30, "dispatch answer")
     assert text.startswith("Dispatched: bulk operation "), text
     return int(text.split("bulk operation ")[1].split(",")[0])
-
-
-def csp_violations(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
 
 
 def test_sync_now_moves_the_widget_through_pending_running_completed(driver, console: Console) -> None:

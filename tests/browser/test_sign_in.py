@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import make_driver
+from tests.browser.conftest import csp_violations, make_driver, wait
 from tests.browser.fake_entra import FakeEntra
-from tests.browser.test_console import csp_violations, wait
 from tests.support.lambdas import load_function
 
 pytestmark = pytest.mark.browser

@@ -56,20 +56,27 @@ def tenant_id(db: psycopg.Connection) -> int:
     return factories.tenant(db).id
 
 
+def _walk(statuses: Any, rule: Callable[[Any, Any], None], in_db: Callable[[Any, Any], bool]) -> None:
+    """Every (from, to) pair: a change of status is allowed by both owners or by neither; the same status
+    again passes the database (no change) and is no transition to the domain rule."""
+    checked = 0
+    for current, target in itertools.product(statuses, statuses):
+        allowed = in_db(current, target)
+        if current is target:
+            assert allowed and not _python_allows(rule, current, target), current
+            continue
+        assert allowed == _python_allows(rule, current, target), (current, target, allowed)
+        checked += 1
+    assert checked == len(statuses) * (len(statuses) - 1)
+
+
 def test_every_bulk_operation_pair_agrees(db: psycopg.Connection, tenant_id: int) -> None:
     active = ("pending", "running")
     insert = ("INSERT INTO bulk_operation_runs (tenant_id, resource, action, status, finished_at) VALUES (%s,"
               " 'inventory', 'sync', %s, CASE WHEN %s THEN NULL ELSE now() END) RETURNING id")
-    checked = 0
-    for current, target in itertools.product(BulkStatus, BulkStatus):
-        in_db = _database_allows(db, "bulk_operation_runs", insert,
-                                 (tenant_id, current.value, current.value in active), target.value, active)
-        if current is target:
-            assert in_db and not _python_allows(check_bulk_transition, current, target), current
-            continue
-        assert in_db == _python_allows(check_bulk_transition, current, target), (current, target, in_db)
-        checked += 1
-    assert checked == len(BulkStatus) * (len(BulkStatus) - 1)
+    _walk(BulkStatus, check_bulk_transition, lambda current, target: _database_allows(
+        db, "bulk_operation_runs", insert, (tenant_id, current.value, current.value in active), target.value,
+        active))
 
 
 def test_every_run_pair_agrees(db: psycopg.Connection, tenant_id: int) -> None:
@@ -81,17 +88,9 @@ def test_every_run_pair_agrees(db: psycopg.Connection, tenant_id: int) -> None:
     insert = ("INSERT INTO inventory_sync_runs (tenant_id, bulk_operation_run_id, selection_hash, selection_payload,"
               " status, finished_at) VALUES (%s, %s, %s, '{}', %s, CASE WHEN %s THEN NULL ELSE now() END)"
               " RETURNING id")
-    checked = 0
-    for current, target in itertools.product(RunStatus, RunStatus):
-        in_db = _database_allows(db, "inventory_sync_runs", insert,
-                                 (tenant_id, new_bulk(), HASH, current.value, current.value in active),
-                                 target.value, active)
-        if current is target:
-            assert in_db and not _python_allows(check_run_transition, current, target), current
-            continue
-        assert in_db == _python_allows(check_run_transition, current, target), (current, target, in_db)
-        checked += 1
-    assert checked == len(RunStatus) * (len(RunStatus) - 1)
+    _walk(RunStatus, check_run_transition, lambda current, target: _database_allows(
+        db, "inventory_sync_runs", insert, (tenant_id, new_bulk(), HASH, current.value, current.value in active),
+        target.value, active))
 
 
 def test_the_one_terminal_event_index_covers_the_terminal_actions(db: psycopg.Connection) -> None:

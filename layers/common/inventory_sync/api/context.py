@@ -14,8 +14,8 @@ from inventory_sync import bootstrap
 from inventory_sync.api.models import Problem
 from inventory_sync.api.problems import TITLES
 from inventory_sync.db.rows import User
-from inventory_sync.services import queries
 from inventory_sync.services.access import Caller, Identity, resolve_user
+from inventory_sync.services.paging import MAX_PAGE
 from inventory_sync.services.tenant_admin import TenantAdmin
 from inventory_sync.settings import DispatchSettings
 
@@ -37,7 +37,7 @@ def errors_for(*codes: int) -> dict[int, OpenAPIResponse]:
 
 READ_ERRORS: dict[int, OpenAPIResponse] = {200: {"description": "OK"}, **errors_for(400, 401, 404, 413, 422)}
 WRITE_ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 503)
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 

@@ -1,13 +1,30 @@
-"""Response models of the HTTP API (request models live with the domain: SelectionRequest)."""
+"""Response models of the HTTP API (request models live with the domain: SelectionRequest).
+
+They validate straight from the typed rows of `db/rows.py` (`from_attributes`): a record has one shape between
+the database and the JSON. Timestamps are written as Python's `isoformat()` writes them (`+00:00`, not pydantic's
+`Z`): the API's JSON has always looked like that (tests/snapshots/api_shapes.json).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
-class BulkOperationOut(BaseModel):
+def _isoformat(value: datetime) -> str:
+    return value.isoformat()
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_isoformat, return_type=str)]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BulkOperationOut(Out):
     id: int
     tenant_id: int
     user_id: int | None
@@ -21,26 +38,26 @@ class BulkOperationOut(BaseModel):
     skipped: int
     item_ids: list[Any]
     audit_log_id: int | None
-    created_at: str
-    updated_at: str
-    finished_at: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Timestamp | None
 
 
-class SelectionOut(BaseModel):
+class SelectionOut(Out):
     policy_types: list[str]
     categories: list[str]
     include_foundations: bool
     include_dependencies: bool
 
 
-class DispatchOut(BaseModel):
+class DispatchOut(Out):
     bulk_operation_run: BulkOperationOut
     selection_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     selection: SelectionOut
     ignored_policy_types: list[str]
 
 
-class RunOut(BaseModel):
+class RunOut(Out):
     id: int
     tenant_id: int
     user_id: int | None
@@ -51,8 +68,8 @@ class RunOut(BaseModel):
     had_errors: bool
     error_codes: list[str]
     error_context: dict[str, Any]
-    started_at: str
-    finished_at: str | None
+    started_at: Timestamp
+    finished_at: Timestamp | None
     items_observed_count: int
     items_upserted_count: int
     errors_count: int
@@ -67,24 +84,24 @@ class BulkOperationDetailOut(BulkOperationOut):
     run: RunOut | None
 
 
-class RunPage(BaseModel):
+class RunPage(Out):
     items: list[RunOut]
     next_cursor: str | None
 
 
-class BulkOperationPage(BaseModel):
+class BulkOperationPage(Out):
     items: list[BulkOperationOut]
     next_cursor: str | None
 
 
-class LinkOut(BaseModel):
+class LinkOut(Out):
     link_type: str
     target_type: str
     target_id: str
     properties: dict[str, Any]
 
 
-class ItemOut(BaseModel):
+class ItemOut(Out):
     id: int
     policy_type: str
     external_id: str
@@ -93,27 +110,27 @@ class ItemOut(BaseModel):
     platform: str | None
     content_hash: str
     assignments_hash: str | None = Field(description="hash of the assignments; null until a sync reads them")
-    first_seen_at: str
-    last_seen_at: str
+    first_seen_at: Timestamp
+    last_seen_at: Timestamp
     last_seen_run_id: int | None
-    deleted_at: str | None
+    deleted_at: Timestamp | None
     payload: dict[str, Any]
     links: list[LinkOut]
 
 
-class TypeCountOut(BaseModel):
+class TypeCountOut(Out):
     policy_type: str
     category: str | None
     items: int
     deleted: int
 
 
-class InventorySummaryOut(BaseModel):
+class InventorySummaryOut(Out):
     tenant_id: int
     policy_types: list[TypeCountOut]
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(Out):
     id: int
     inventory_sync_run_id: int
     inventory_item_id: int
@@ -125,20 +142,20 @@ class ChangeOut(BaseModel):
     new_hash: str | None
     diff: list[dict[str, Any]] | None = Field(description="RFC 6902 JSON Patch, previous → new configuration")
     links_diff: dict[str, Any] | None = Field(description="dependency links added and removed")
-    recorded_at: str
+    recorded_at: Timestamp
 
 
-class ChangePage(BaseModel):
+class ChangePage(Out):
     items: list[ChangeOut]
     next_cursor: str | None
 
 
-class ItemPage(BaseModel):
+class ItemPage(Out):
     items: list[ItemOut]
     next_cursor: str | None
 
 
-class AuditOut(BaseModel):
+class AuditOut(Out):
     id: int
     tenant_id: int | None
     actor_type: Literal["user", "system"]
@@ -151,15 +168,15 @@ class AuditOut(BaseModel):
     status: str
     metadata: dict[str, Any]
     correlation_id: str | None
-    recorded_at: str
+    recorded_at: Timestamp
 
 
-class AuditPage(BaseModel):
+class AuditPage(Out):
     items: list[AuditOut]
     next_cursor: str | None
 
 
-class PolicyTypeOut(BaseModel):
+class PolicyTypeOut(Out):
     key: str
     collection: str
     category: str
@@ -171,12 +188,12 @@ class PolicyTypeOut(BaseModel):
     enabled: bool
 
 
-class PolicyTypesOut(BaseModel):
+class PolicyTypesOut(Out):
     policy_types: list[PolicyTypeOut]
     categories: list[str]
 
 
-class Problem(BaseModel):
+class Problem(Out):
     """RFC 9457 problem document (application/problem+json)."""
 
     type: str = "about:blank"
@@ -186,7 +203,7 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] = []
 
 
-class ProbeOut(BaseModel):
+class ProbeOut(Out):
     key: str
     category: str
     foundation: bool
@@ -196,7 +213,7 @@ class ProbeOut(BaseModel):
     detail: str | None
 
 
-class PermissionCheckOut(BaseModel):
+class PermissionCheckOut(Out):
     tenant_id: int
     checked_at: float
     ok: bool
@@ -205,32 +222,32 @@ class PermissionCheckOut(BaseModel):
     probes: list[ProbeOut]
 
 
-class TenantOut(BaseModel):
+class TenantOut(Out):
     id: int
     name: str
     graph_tenant_id: str
     graph_client_id: str
     status: Literal["active", "inactive"]
     scheduled_sync_enabled: bool
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
     role: Literal["owner", "operator", "reader"] | None = Field(
         description="the caller's role in the tenant (null: a platform administrator who is not a member)")
 
 
-class TenantPage(BaseModel):
+class TenantPage(Out):
     items: list[TenantOut]
     next_cursor: str | None
 
 
-class MemberOut(BaseModel):
+class MemberOut(Out):
     user_id: int
     subject: str
     email: str | None
     name: str | None
     role: Literal["owner", "operator", "reader"]
-    created_at: str
+    created_at: Timestamp
 
 
-class MemberPage(BaseModel):
+class MemberPage(Out):
     items: list[MemberOut]

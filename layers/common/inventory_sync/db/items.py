@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import class_row
 
-from inventory_sync.db.rows import InventoryItem
+from inventory_sync.db.rows import InventoryItem, Link, TypeCount
 
 COLS = ("id, tenant_id, policy_type, external_id, display_name, category, platform, payload, content_hash,"
         " assignments_hash, first_seen_at, last_seen_at, last_seen_run_id, deleted_at")
@@ -44,25 +44,24 @@ def exists(conn: psycopg.Connection, tenant_id: int, item_id: int) -> bool:
                         (item_id, tenant_id)).fetchone() is not None
 
 
-def links_for_items(conn: psycopg.Connection, item_ids: list[int]) -> dict[int, list[dict[str, object]]]:
+def links_for_items(conn: psycopg.Connection, item_ids: list[int]) -> dict[int, list[Link]]:
     rows = conn.execute(
         "SELECT item_id, link_type, target_type, target_id, properties FROM inventory_links"
         " WHERE item_id = ANY(%s) ORDER BY item_id, id",
         (item_ids,),
     ).fetchall()
-    links: dict[int, list[dict[str, object]]] = {}
+    links: dict[int, list[Link]] = {}
     for item_id, link_type, target_type, target_id, properties in rows:
-        links.setdefault(item_id, []).append({"link_type": link_type, "target_type": target_type,
-                                              "target_id": target_id, "properties": properties})
+        links.setdefault(item_id, []).append(Link(link_type, target_type, target_id, properties))
     return links
 
 
-def counts_by_type(conn: psycopg.Connection, tenant_id: int) -> list[tuple[str, str | None, int, int]]:
-    """(policy_type, category, live, deleted) for the tenant."""
-    rows = conn.execute(
-        "SELECT policy_type, min(category), count(*) FILTER (WHERE deleted_at IS NULL),"
-        " count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM inventory_items WHERE tenant_id = %s"
-        " GROUP BY policy_type ORDER BY policy_type",
-        (tenant_id,),
-    ).fetchall()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+def counts_by_type(conn: psycopg.Connection, tenant_id: int) -> list[TypeCount]:
+    """Live and deleted items per policy type of the tenant."""
+    with conn.cursor(row_factory=class_row(TypeCount)) as cur:
+        return cur.execute(
+            "SELECT policy_type, min(category) AS category, count(*) FILTER (WHERE deleted_at IS NULL) AS items,"
+            " count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM inventory_items WHERE tenant_id = %s"
+            " GROUP BY policy_type ORDER BY policy_type",
+            (tenant_id,),
+        ).fetchall()

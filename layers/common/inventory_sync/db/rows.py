@@ -1,8 +1,9 @@
-"""Typed rows returned by the table modules."""
+"""Typed rows returned by the table modules: the one shape a record has between the database and the API
+(the API's response models validate straight from these, `from_attributes`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,31 @@ class Tenant:
     graph_client_id: str
     status: str
     scheduled_sync_enabled: bool
+
+
+@dataclass(frozen=True)
+class TenantWithRole:
+    """A tenant as a caller sees it: with the caller's role (None: an administrator who is not a member)."""
+
+    id: int
+    name: str
+    graph_tenant_id: str
+    graph_client_id: str
+    status: str
+    scheduled_sync_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    subject: str
+    email: str | None
+    name: str | None
+    role: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -116,3 +142,41 @@ class InventoryItem:
     last_seen_at: datetime
     last_seen_run_id: int | None
     deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A dependency of an inventory item on another object (group, filter, policy)."""
+
+    link_type: str
+    target_type: str
+    target_id: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemWithLinks(InventoryItem):
+    links: list[Link] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TypeCount:
+    policy_type: str
+    category: str | None
+    items: int
+    deleted: int
+
+
+@dataclass(frozen=True)
+class BulkOperationWithRun(BulkOperation):
+    """A bulk operation with the live progress of its run (None until run_sync starts it)."""
+
+    run: Run | None = None
+
+
+def with_run(op: BulkOperation, run: Run | None) -> BulkOperationWithRun:
+    return BulkOperationWithRun(**{f.name: getattr(op, f.name) for f in fields(op)}, run=run)
+
+
+def with_links(item: InventoryItem, links: list[Link]) -> ItemWithLinks:
+    return ItemWithLinks(**{f.name: getattr(item, f.name) for f in fields(item)}, links=links)

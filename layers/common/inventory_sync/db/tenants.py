@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row, dict_row
 
-from inventory_sync.db.rows import Tenant, User
+from inventory_sync.db.rows import Member, Tenant, TenantWithRole, User
 
 _TENANT_COLS = "id, name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled"
 
@@ -91,19 +91,19 @@ _VIEW_COLS = ("t.id, t.name, t.graph_tenant_id, t.graph_client_id, t.status, t.s
               " t.created_at, t.updated_at")
 
 
-def view(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict[str, Any] | None:
-    """The tenant with the caller's role in it (None when not a member)."""
-    with conn.cursor(row_factory=dict_row) as cur:
+def view(conn: psycopg.Connection, tenant_id: int, user_id: int) -> TenantWithRole | None:
+    """The tenant with the caller's role in it (role None when not a member; None for an unknown tenant)."""
+    with conn.cursor(row_factory=class_row(TenantWithRole)) as cur:
         return cur.execute(
             f"SELECT {_VIEW_COLS}, m.role FROM tenants t LEFT JOIN tenant_memberships m"
             " ON m.tenant_id = t.id AND m.user_id = %s WHERE t.id = %s", (user_id, tenant_id)).fetchone()
 
 
 def list_views(conn: psycopg.Connection, user_id: int, *, every_tenant: bool, after_id: int | None,
-               limit: int) -> list[dict[str, Any]]:
+               limit: int) -> list[TenantWithRole]:
     """Tenants in id order with the caller's role: all of them (administrators) or the caller's own."""
     join = "LEFT JOIN" if every_tenant else "JOIN"
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=class_row(TenantWithRole)) as cur:
         return cur.execute(
             f"SELECT {_VIEW_COLS}, m.role FROM tenants t {join} tenant_memberships m"
             " ON m.tenant_id = t.id AND m.user_id = %(user)s"
@@ -130,15 +130,15 @@ def update(conn: psycopg.Connection, tenant_id: int,
     return {k: before[k] for k in changed}, changed
 
 
-def members(conn: psycopg.Connection, tenant_id: int) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
+def members(conn: psycopg.Connection, tenant_id: int) -> list[Member]:
+    with conn.cursor(row_factory=class_row(Member)) as cur:
         return cur.execute(
             "SELECT u.id AS user_id, u.subject, u.email, u.name, m.role, m.created_at FROM tenant_memberships m"
             " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = %s ORDER BY u.id", (tenant_id,)).fetchall()
 
 
-def member(conn: psycopg.Connection, tenant_id: int, user_id: int) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
+def member(conn: psycopg.Connection, tenant_id: int, user_id: int) -> Member | None:
+    with conn.cursor(row_factory=class_row(Member)) as cur:
         return cur.execute(
             "SELECT u.id AS user_id, u.subject, u.email, u.name, m.role, m.created_at FROM tenant_memberships m"
             " JOIN users u ON u.id = m.user_id WHERE m.tenant_id = %s AND m.user_id = %s",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from inventory_sync.db.rows import BulkOperation, User
 from inventory_sync.domain.audit import Actor, NewAuditEvent
 from inventory_sync.domain.messages import RunMessage
 from inventory_sync.domain.registry import RuntimeRegistry
-from inventory_sync.domain.selection import ResolvedSelection, SelectionRequest, normalise
+from inventory_sync.domain.selection import ResolvedSelection, Selection, SelectionRequest, normalise
 from inventory_sync.domain.status import AuditAction
 from inventory_sync.errors import Unavailable, Unprocessable
 from inventory_sync.services.access import WRITE_ROLES, actor_of, require_member
@@ -32,15 +33,17 @@ from inventory_sync.services.access import WRITE_ROLES, actor_of, require_member
 SCHEDULE_CHUNK = 250
 
 
-def bulk_operation_view(op: BulkOperation) -> dict[str, Any]:
-    return {
-        "id": op.id, "tenant_id": op.tenant_id, "user_id": op.user_id, "resource": op.resource,
-        "action": op.action, "status": op.status, "total_items": op.total_items,
-        "processed_items": op.processed_items, "succeeded": op.succeeded, "failed": op.failed,
-        "skipped": op.skipped, "item_ids": op.item_ids, "audit_log_id": op.audit_log_id,
-        "created_at": op.created_at.isoformat(), "updated_at": op.updated_at.isoformat(),
-        "finished_at": op.finished_at.isoformat() if op.finished_at else None,
-    }
+@dataclass(frozen=True)
+class Dispatched:
+    """What one API dispatch recorded: the API answers it (202) and, for an Idempotency-Key, stores that answer."""
+
+    bulk_operation_run: BulkOperation
+    selection_hash: str
+    selection: Selection
+    ignored_policy_types: list[str]
+
+
+Render = Callable[[Dispatched], dict[str, Any]]
 
 
 def _dispatched_event(op: BulkOperation, resolved: ResolvedSelection, actor: Actor, trigger: str,
@@ -87,8 +90,11 @@ class DispatchService:
         self.registry = registry
 
     def dispatch(self, conn: psycopg.Connection, *, user: User, tenant_id: int, body: dict[str, Any],
-                 request: SelectionRequest, idempotency_key: str | None, correlation_id: str) -> dict[str, Any]:
-        """One API dispatch inside the caller's transaction; returns the 202 body."""
+                 request: SelectionRequest, idempotency_key: str | None, correlation_id: str,
+                 render: Render) -> dict[str, Any]:
+        """One API dispatch inside the caller's transaction; returns the 202 body as `render` writes it — or, for
+        an Idempotency-Key seen before with the same request, the body the first request was answered with
+        (stored in this same transaction, so a key never outlives a dispatch that rolled back)."""
         require_member(conn, tenant_id, user, WRITE_ROLES)
         fingerprint = request_fingerprint(tenant_id, body)
         if idempotency_key:
@@ -107,9 +113,8 @@ class DispatchService:
         dispatched = bulk_operations.get(conn, op.id)
         assert dispatched is not None
         op = dispatched
-        response = {"bulk_operation_run": bulk_operation_view(op), "selection_hash": resolved.selection_hash,
-                    "selection": resolved.selection.model_dump(),
-                    "ignored_policy_types": resolved.ignored_policy_types}
+        response = render(Dispatched(op, resolved.selection_hash, resolved.selection,
+                                     resolved.ignored_policy_types))
         if idempotency_key:
             idempotency.store(conn, user.id, tenant_id, idempotency_key, fingerprint, op.id, response)
         locks.hold_dispatch_gate(conn, [op.id])

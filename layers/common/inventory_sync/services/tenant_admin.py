@@ -15,28 +15,18 @@ from typing import Any, Protocol
 import psycopg
 
 from inventory_sync.db import audit, tenants
+from inventory_sync.db.rows import Member, TenantWithRole
 from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
 from inventory_sync.errors import Conflict, NotFound, Unavailable
 from inventory_sync.services.access import Caller, actor_of, require_admin, require_tenant_manager
+from inventory_sync.services.paging import Page, decode_cursor
 
 
 class CredentialWriter(Protocol):
     def put(self, tenant_id: int, value: dict[str, str]) -> None: ...
 
     def delete(self, tenant_id: int) -> None: ...
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def tenant_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: _iso(v) for k, v in row.items() if k != "role"}, "role": row.get("role")}
-
-
-def member_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _iso(v) for k, v in row.items()}
 
 
 class TenantAdmin:
@@ -59,7 +49,7 @@ class TenantAdmin:
 
     # -- tenants -----------------------------------------------------------------------------------------
     def create(self, conn: psycopg.Connection, caller: Caller, body: TenantCreate, correlation_id: str | None,
-               stored: Callable[[int], None]) -> dict[str, Any]:
+               stored: Callable[[int], None]) -> TenantWithRole:
         """A new tenant, its `tenant.created` event, then its credential. `stored(tenant_id)` is told once the
         credential is in Secrets Manager, so that a failed commit can take it back."""
         require_admin(caller, "create tenants")
@@ -75,24 +65,25 @@ class TenantAdmin:
         stored(tenant.id)
         row = tenants.view(conn, tenant.id, caller.user.id)
         assert row is not None
-        return tenant_view(row)
+        return row
 
     def forget_credential(self, tenant_id: int) -> None:
         self._credentials.delete(tenant_id)
 
-    def visible_tenants(self, conn: psycopg.Connection, caller: Caller, after_id: int | None,
-                        limit: int) -> list[dict[str, Any]]:
-        return [tenant_view(r) for r in tenants.list_views(conn, caller.user.id, every_tenant=caller.admin,
-                                                            after_id=after_id, limit=limit)]
+    def visible_tenants(self, conn: psycopg.Connection, caller: Caller, cursor: str | None,
+                        limit: int) -> Page[TenantWithRole]:
+        rows = tenants.list_views(conn, caller.user.id, every_tenant=caller.admin, after_id=decode_cursor(cursor),
+                                  limit=limit + 1)
+        return Page.of(rows, limit)
 
-    def get(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> dict[str, Any]:
+    def get(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> TenantWithRole:
         row = tenants.view(conn, tenant_id, caller.user.id)
-        if row is None or (row["role"] is None and not caller.admin):
+        if row is None or (row.role is None and not caller.admin):
             raise NotFound(f"tenant {tenant_id} not found")
-        return tenant_view(row)
+        return row
 
     def update(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, patch: TenantPatch,
-               correlation_id: str | None) -> dict[str, Any]:
+               correlation_id: str | None) -> TenantWithRole:
         current = self.get(conn, caller, tenant_id)  # 404 for strangers, before saying who may do what
         require_admin(caller, "change tenants")
         result = tenants.update(conn, tenant_id, patch.changes())
@@ -113,12 +104,12 @@ class TenantAdmin:
         self._store(tenant_id, credential)
 
     # -- members -----------------------------------------------------------------------------------------
-    def members(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> list[dict[str, Any]]:
+    def members(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> list[Member]:
         require_tenant_manager(conn, tenant_id, caller)
-        return [member_view(r) for r in tenants.members(conn, tenant_id)]
+        return tenants.members(conn, tenant_id)
 
     def put_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, body: MemberIn,
-                   correlation_id: str | None) -> tuple[bool, dict[str, Any]]:
+                   correlation_id: str | None) -> tuple[bool, Member]:
         """Add or change a membership (the user row is created on first sight). (created?, member)."""
         require_tenant_manager(conn, tenant_id, caller)
         current = dict(tenants.lock_memberships(conn, tenant_id))
@@ -136,7 +127,7 @@ class TenantAdmin:
                         correlation_id)
         row = tenants.member(conn, tenant_id, user.id)
         assert row is not None
-        return previous is None, member_view(row)
+        return previous is None, row
 
     def remove_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, user_id: int,
                       correlation_id: str | None) -> None:
@@ -150,7 +141,7 @@ class TenantAdmin:
         assert row is not None
         tenants.remove_membership(conn, tenant_id, user_id)
         self._event(conn, caller, tenant_id, "membership.removed", "tenant_membership", f"{tenant_id}:{user_id}",
-                    {"user_id": user_id, "subject": row["subject"], "previous_role": current[user_id]},
+                    {"user_id": user_id, "subject": row.subject, "previous_role": current[user_id]},
                     correlation_id)
 
     @staticmethod

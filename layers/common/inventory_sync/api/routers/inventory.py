@@ -19,6 +19,7 @@ from inventory_sync.api.models import (
     InventorySummaryOut,
     ItemOut,
     ItemPage,
+    TypeCountOut,
 )
 from inventory_sync.services import queries
 
@@ -62,4 +63,5 @@ def get_item(tenant_id: Id, item_id: Id) -> ItemOut:
 def inventory_summary(tenant_id: Id) -> InventorySummaryOut:
     """How many items the tenant's inventory holds per policy type (live and deleted)."""
     with session(router.current_event) as (conn, user):
-        return InventorySummaryOut.model_validate(queries.inventory_summary(conn, user, tenant_id))
+        counts = queries.inventory_summary(conn, user, tenant_id)
+    return InventorySummaryOut(tenant_id=tenant_id, policy_types=[TypeCountOut.model_validate(c) for c in counts])

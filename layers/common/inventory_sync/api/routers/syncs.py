@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
@@ -27,7 +27,7 @@ from inventory_sync.api.models import (
 from inventory_sync.domain.selection import SelectionRequest
 from inventory_sync.observability import metrics
 from inventory_sync.services import queries
-from inventory_sync.services.dispatch import DispatchService
+from inventory_sync.services.dispatch import Dispatched, DispatchService
 
 router = APIGatewayHttpRouter()
 
@@ -44,12 +44,18 @@ def dispatch_sync(
     built = container()
     service = DispatchService(built.db, built.run_queue, built.registry)
     with session(router.current_event) as (conn, user):
-        result = service.dispatch(conn, user=user, tenant_id=tenant_id, body=raw, request=request,
-                                  idempotency_key=idempotency_key, correlation_id=correlation_id(router.current_event))
+        answer = service.dispatch(conn, user=user, tenant_id=tenant_id, body=raw, request=request,
+                                  idempotency_key=idempotency_key, correlation_id=correlation_id(router.current_event),
+                                  render=_render)
     metrics.add_metric(name="Dispatches", unit="Count", value=1)
-    location = f"/bulk-operations/{result['bulk_operation_run']['id']}"
-    return Response(202, content_types.APPLICATION_JSON, DispatchOut.model_validate(result),
+    location = f"/bulk-operations/{answer['bulk_operation_run']['id']}"
+    # a replay answers what was stored: timestamps parse back to the instants they were written from
+    return Response(202, content_types.APPLICATION_JSON, DispatchOut.model_validate(answer),
                     headers={"Location": location})
+
+
+def _render(dispatched: Dispatched) -> dict[str, Any]:
+    return DispatchOut.model_validate(dispatched).model_dump(mode="json")
 
 
 @router.get("/tenants/<tenant_id>/inventory-syncs", responses=READ_ERRORS)

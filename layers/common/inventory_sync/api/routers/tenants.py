@@ -30,7 +30,6 @@ from inventory_sync.api.models import (
     TenantPage,
 )
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
-from inventory_sync.services import queries
 from inventory_sync.services.access import OWNER_ROLES, require_member
 
 router = APIGatewayHttpRouter()
@@ -49,18 +48,14 @@ def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
             service.forget_credential(tenant_id)
         raise
     return Response(201, content_types.APPLICATION_JSON, TenantOut.model_validate(view),
-                    headers={"Location": f"/tenants/{view['id']}"})
+                    headers={"Location": f"/tenants/{view.id}"})
 
 
 @router.get("/tenants", responses=READ_ERRORS)
 def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
     """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
     with as_caller(router.current_event) as (conn, caller):
-        rows = tenant_admin().visible_tenants(conn, caller, queries.decode_cursor(cursor), limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return TenantPage.model_validate({"items": rows,
-                                      "next_cursor": queries.encode_cursor(rows[-1]["id"]) if more else None})
+        return TenantPage.model_validate(tenant_admin().visible_tenants(conn, caller, cursor, limit))
 
 
 @router.get("/tenants/<tenant_id>", responses=READ_ERRORS)
@@ -92,7 +87,8 @@ def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) 
 def list_members(tenant_id: Id) -> MemberPage:
     """Platform administrators and the tenant's owners: who may do what."""
     with as_caller(router.current_event) as (conn, caller):
-        return MemberPage.model_validate({"items": tenant_admin().members(conn, caller, tenant_id)})
+        members = tenant_admin().members(conn, caller, tenant_id)
+    return MemberPage(items=[MemberOut.model_validate(m) for m in members])
 
 
 @router.put("/tenants/<tenant_id>/members",

@@ -122,7 +122,7 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, st
     import boto3
     from moto import mock_aws
 
-    from inventory_sync import bootstrap
+    from tests.support.lambdas import end_environments
 
     with mock_aws():
         sqs = boto3.client("sqs")
@@ -134,9 +134,8 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, st
         fin_q = sqs.create_queue(QueueName="FinalizeQueue")["QueueUrl"]
         monkeypatch.setenv("RUN_QUEUE_URL", run_q)
         monkeypatch.setenv("FINALIZE_QUEUE_URL", fin_q)
-        bootstrap.reset()
         yield {"run": run_q, "finalize": fin_q, "dlq": dlq}
-        bootstrap.reset()
+        end_environments()  # before the emulator and the test's database go
 
 
 @pytest.fixture
@@ -209,8 +208,8 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch):
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from inventory_sync import bootstrap
     from invsync_dev.local.embedded_pg import free_port
+    from tests.support.lambdas import end_environments
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -226,9 +225,8 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch):
     fin_q = sqs.create_queue(QueueName="FinalizeQueue")["QueueUrl"]
     monkeypatch.setenv("RUN_QUEUE_URL", run_q)
     monkeypatch.setenv("FINALIZE_QUEUE_URL", fin_q)
-    bootstrap.reset()
     yield {"run": run_q, "finalize": fin_q, "dlq": dlq, "endpoint": f"http://127.0.0.1:{port}"}
-    bootstrap.reset()
+    end_environments()
     server.stop()
 
 
@@ -268,3 +266,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
                                 f"for secrets and issued tokens: {len(_leaks)} leak(s)")
     for leak in _leaks:
         terminalreporter.write_line("LEAK " + leak, red=True)
+
+
+@pytest.fixture(autouse=True)
+def _function_environments_end() -> Iterator[None]:
+    """Whatever function modules a test loaded, their pools close with it (fixtures with queues close them
+    earlier, before their emulator goes)."""
+    yield
+    from tests.support.lambdas import end_environments
+
+    end_environments()

@@ -15,23 +15,24 @@ from inventory_sync.services.dispatch import DispatchService
 from inventory_sync.services.schedule import BadScheduleEvent, selection_of
 from inventory_sync.settings import DispatchSettings
 
-bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
+container = bootstrap.FunctionContainer("dispatch", DispatchSettings)
+bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_http_event(event):
-        return routes.handle(event, context)
-    container = bootstrap.container("dispatch", DispatchSettings)
+        return routes.handle(event, context, container)
+    built = container()
     try:
-        resolved = selection_of(event, container.registry)
+        resolved = selection_of(event, built.registry)
     except (BadScheduleEvent, SelectionError) as exc:
         logger.error("rejected scheduled event; nothing dispatched", extra={"reason": str(exc)})
         return {"status": "rejected", "reason": str(exc)}
     correlation_id = event.get("id") or context.aws_request_id
     logger.set_correlation_id(correlation_id)
-    result = DispatchService(container.db, container.run_queue, container.registry).dispatch_scheduled(
+    result = DispatchService(built.db, built.run_queue, built.registry).dispatch_scheduled(
         resolved, correlation_id)
     metrics.add_metric(name="ScheduledDispatches", unit="Count", value=len(result.dispatched))
     logger.info("scheduled dispatch", extra=result.as_dict() | {"skipped_tenant_ids": None})

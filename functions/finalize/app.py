@@ -15,14 +15,15 @@ from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEve
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.finalize import ChangeRetention, FinalizeService
 
-bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
+container = bootstrap.FunctionContainer("finalize")
+bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _service() -> FinalizeService:
-    container = bootstrap.container("finalize")
-    s = container.settings
-    return FinalizeService(container.db, s.lock_idle_session_timeout_ms, s.pending_timeout_seconds,
+    built = container()
+    s = built.settings
+    return FinalizeService(built.db, s.lock_idle_session_timeout_ms, s.pending_timeout_seconds,
                            ChangeRetention(days=s.change_retention_days))
 
 

@@ -15,7 +15,8 @@ from inventory_sync.observability import logger, metrics
 from inventory_sync.services.sync import SyncService
 from inventory_sync.settings import RunSyncSettings
 
-bootstrap.register_snapstart_hooks()  # SnapStart: close connections before the snapshot, refresh after
+container = bootstrap.FunctionContainer("run_sync", RunSyncSettings)
+bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -31,9 +32,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         return
     logger.append_keys(bulk_operation_run_id=message.bulk_operation_run_id, tenant_id=message.tenant_id)
     logger.set_correlation_id(message.correlation_id)
-    container = bootstrap.container("run_sync", RunSyncSettings)
     try:
-        outcome = SyncService(container.sync_deps).process(
+        outcome = SyncService(container().sync_deps).process(
             message, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
     except Exception:
         logger.exception("run attempt failed; SQS will deliver the message again")

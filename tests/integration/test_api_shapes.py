@@ -13,9 +13,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from inventory_sync import bootstrap
 from tests.support.lambdas import FakeContext, claims_for, http_event, response_json
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshots" / "api_shapes.json"
@@ -45,9 +42,8 @@ def _compare(got: Any, snapshot: Path) -> None:
         assert got.get(name) == expected.get(name), name
 
 
-def test_the_api_answers_keep_their_shape(env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ADMIN_GROUP_ID", ADMIN_GROUP)
-    bootstrap.reset()
+def test_the_api_answers_keep_their_shape(env) -> None:
+    env.pipeline.rewire(admin_group_id=ADMIN_GROUP)
     gid, graph, p, t = env.graph_tenant_id, env.graph, env.pipeline, env.tenant.id
 
     def as_admin(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,

@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from inventory_sync import bootstrap
 from inventory_sync.settings import ConfigError, load_settings
 from tests.support import factories
 from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json
@@ -42,7 +41,6 @@ def managed_secret(database_url: str, aws: dict[str, str], app_role: dict[str, s
                         "DATABASE_PORT": str(params["port"]), "DATABASE_NAME": str(params["dbname"]),
                         "DATABASE_SSLMODE": "disable"}.items():
         monkeypatch.setenv(name, value)
-    bootstrap.reset()
     return arn
 
 
@@ -91,7 +89,7 @@ def test_the_next_invocation_after_a_rotation_connects(db: psycopg.Connection, m
 
     # the advisory-lock session of run_sync opens its own connection, through the same source
     password = _rotate(db, managed_secret, app_role["name"])
-    container = bootstrap.container("dispatch")
+    container = dispatch.container()
     with container.db.lock_session(idle_session_timeout_ms=10_000) as lock:
         assert lock.execute("SELECT current_user").fetchone() == (app_role["name"],)
     assert conninfo_to_dict(container.db.conninfo)["password"] == password

@@ -10,7 +10,7 @@ import pytest
 
 from inventory_sync.domain.registry import CATEGORIES, POLICY_TYPES
 from tests.support import factories
-from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json
+from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, new_environment, response_json
 from tests.support.queues import drain
 
 ALL_TYPES = sorted(t.key for t in POLICY_TYPES)
@@ -93,10 +93,7 @@ def test_categories_restrict_types(dispatch, stack, tenant_and_operator) -> None
 
 
 def test_runtime_disabled_types_are_dropped_and_reported(dispatch, stack, tenant_and_operator, monkeypatch) -> None:
-    from inventory_sync import bootstrap
-
-    monkeypatch.setenv("DISABLED_POLICY_TYPES", "mobileApp")
-    bootstrap.reset()
+    new_environment(dispatch, disabled_policy_types="mobileApp")
     tenant, _ = tenant_and_operator
     body = response_json(_post(dispatch, tenant.id, {"policy_types": ["mobileApp", "deviceConfiguration"]}))
     assert body["selection"]["policy_types"] == ["deviceConfiguration"]

@@ -247,7 +247,6 @@ def test_scheduled_enqueue_failure_leaves_no_pending_operation(dispatch, db, sta
 def test_concurrent_schedulers_dispatch_each_tenant_once(db, stack, database_url) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from inventory_sync import bootstrap
     from inventory_sync.adapters.queues import SqsQueue
     from inventory_sync.db.connection import Database
     from inventory_sync.domain.registry import filter_runtime
@@ -268,7 +267,6 @@ def test_concurrent_schedulers_dispatch_each_tenant_once(db, stack, database_url
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(schedule, range(4)))
-    bootstrap.reset()
     assert sum(len(r.dispatched) for r in results) == 40
     assert db.execute("SELECT count(*), count(DISTINCT tenant_id) FROM bulk_operation_runs").fetchone() == (40, 40)
     assert len(drain(stack["run"], 200)) == 40

@@ -76,9 +76,7 @@ def test_postgres_restart_mid_sync_then_redelivery_completes(env, pg, database_u
     # commits, which production (synchronous_commit=on) never does: this database gets the real setting
     dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
     env.db.execute(f'ALTER DATABASE "{dbname}" SET synchronous_commit = on')
-    from inventory_sync import bootstrap
-
-    bootstrap.reset()  # new sessions pick the setting up
+    env.pipeline.rewire()  # new sessions pick the setting up
     env.graph.latency_ms = 150
     env.graph.add_items(env.graph_tenant_id, "mobileApp", 4000)  # ~40 slow pages: the restart lands mid-sync
     bulk = env.pipeline.dispatch(env.tenant.id, {"policy_types": ["mobileApp"], "include_foundations": False})

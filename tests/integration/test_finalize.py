@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import psycopg
 
-from inventory_sync import bootstrap
 from inventory_sync.db import bulk_operations, locks
 from tests.support.lambdas import FakeContext, scheduled_envelope, sqs_event
 from tests.support.scenarios import dead_attempt, worker_process
@@ -84,17 +82,14 @@ def test_bad_finalize_messages_are_dropped_and_write_nothing(env) -> None:
     assert env.db.execute("SELECT count(*) FROM audit_logs").fetchone()[0] == 0
 
 
-def _with_broken_database(monkeypatch, fn):
-    """Run `fn` while run_sync cannot reach PostgreSQL (a crash on every delivery)."""
-    good = os.environ["DATABASE_URL"]
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1")
-    monkeypatch.setenv("DB_CONNECT_TIMEOUT_SECONDS", "1")
-    bootstrap.reset()
+def _with_broken_database(pipeline, fn):
+    """Run `fn` while the functions cannot reach PostgreSQL (a crash on every delivery)."""
+    pipeline.rewire(database_url="postgresql://postgres@127.0.0.1:1/none?connect_timeout=1",
+                    db_connect_timeout_seconds=1)
     try:
         return fn()
     finally:
-        monkeypatch.setenv("DATABASE_URL", good)
-        bootstrap.reset()
+        pipeline.rewire()
 
 
 def test_poison_message_before_any_run_ends_failed_run_crashed(env, monkeypatch) -> None:
@@ -106,7 +101,7 @@ def test_poison_message_before_any_run_ends_failed_run_crashed(env, monkeypatch)
             [result] = env.pipeline.run_pending()
             assert result["batchItemFailures"]
 
-    _with_broken_database(monkeypatch, crash_three_times)
+    _with_broken_database(env.pipeline, crash_three_times)
     env.pipeline.run_pending()  # the fourth receive moves it to the DLQ (maxReceiveCount 3)
     dead = env.pipeline.dlq_pending()
     assert len(dead) == 1 and dead[0] == {"batchItemFailures": []}

@@ -114,10 +114,7 @@ def test_next_link_cycles_end_quickly(env, mode) -> None:
 
 
 def test_a_listing_past_the_page_cap_is_cut_short(env, monkeypatch) -> None:
-    monkeypatch.setenv("GRAPH_MAX_PAGES", "2")
-    from inventory_sync import bootstrap
-
-    bootstrap.reset()
+    env.pipeline.rewire(graph_max_pages=2)
     env.graph.add_items(env.graph_tenant_id, "deviceConfiguration", 250)
     result = _sync(env, ["deviceConfiguration", OTHER])
     _assert_ended_invalid(result, "deviceConfiguration", "longer than 2 pages")
@@ -131,10 +128,7 @@ def test_a_listing_past_the_page_cap_is_cut_short(env, monkeypatch) -> None:
     ("huge_item", "objects over 65536 bytes"),
 ])
 def test_answers_graph_does_not_send_end_the_type_and_delete_nothing(env, monkeypatch, mode, needle) -> None:
-    monkeypatch.setenv("GRAPH_MAX_ITEM_BYTES", "65536")
-    from inventory_sync import bootstrap
-
-    bootstrap.reset()
+    env.pipeline.rewire(graph_max_item_bytes=65536)
     env.graph.add_items(env.graph_tenant_id, "deviceConfiguration", 150)  # two pages
     assert _sync(env, ["deviceConfiguration", OTHER])["status"] == "success"
     stored = _live(env, "deviceConfiguration")

@@ -32,11 +32,7 @@ def _sync(env, body, **kwargs):
 
 
 def test_each_fault_class_recorded_per_type_with_the_others_synced(env, monkeypatch) -> None:
-    monkeypatch.setenv("GRAPH_RETRY_BASE_SECONDS", "0.01")
-    monkeypatch.setenv("GRAPH_MAX_ATTEMPTS", "3")
-    from inventory_sync import bootstrap
-
-    bootstrap.reset()
+    env.pipeline.rewire(graph_retry_base_seconds=0.01, graph_max_attempts=3)
     faults = {"mobileApp": Fault(status=403), "policySet": Fault(status=404),
               "deviceShellScript": Fault(status=429, retry_after="0"), "deviceHealthScript": Fault(status=500),
               "termsAndConditions": Fault(malformed=True)}

@@ -10,8 +10,6 @@ import psycopg
 import pytest
 import snapshot_restore_py
 
-from inventory_sync import bootstrap
-from inventory_sync.settings import DispatchSettings
 from tests.support import factories
 from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json
 
@@ -34,7 +32,6 @@ def _pool_threads() -> list[str]:
 
 @pytest.fixture
 def dispatch(stack):  # noqa: ANN201
-    bootstrap.reset()
     snapshot_restore_py._before_snapshot_registry.clear()
     snapshot_restore_py._after_restore_registry.clear()
     module = load_function("dispatch")  # loading registers the hooks, as in Lambda's init phase
@@ -75,7 +72,7 @@ def test_a_restored_environment_reconnects_and_never_reuses_a_pre_snapshot_conne
 
 
 def test_cached_credentials_and_tokens_are_dropped_on_restore(dispatch) -> None:
-    built = bootstrap.container("dispatch", DispatchSettings)
+    built = dispatch.container()
     credentials, tokens = built.credentials, built.tokens  # built (and cached) before the snapshot
     _run(snapshot_restore_py._before_snapshot_registry)
     _run(snapshot_restore_py._after_restore_registry)

@@ -12,9 +12,8 @@ import boto3
 import psycopg
 import pytest
 
-from inventory_sync import bootstrap
 from tests.support import factories
-from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json
+from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, new_environment, response_json
 from tests.support.pipeline import Pipeline
 
 ADMIN_GROUP = "8f1c2d3e-0000-4000-8000-0000000000ad"
@@ -25,7 +24,6 @@ CLIENT_ID = "0b9e6a4c-1f2d-4e3a-9b8c-7d6e5f4a3b2c"
 @pytest.fixture
 def api(stack: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ADMIN_GROUP_ID", ADMIN_GROUP)
-    bootstrap.reset()
     return load_function("dispatch")
 
 
@@ -258,7 +256,7 @@ def test_a_secrets_manager_failure_leaves_no_half_onboarded_tenant(api, db: psyc
     # Secrets Manager unreachable from here on (nothing listens on that port; no retries)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    bootstrap.reset()
+    new_environment(api)  # its Secrets Manager client is made afresh
 
     status, problem, _ = as_admin(api, "POST", "/tenants", new_tenant("Lost"))
     assert status == 503 and "nothing was changed" in problem["detail"]

@@ -151,9 +151,7 @@ def test_certificate_tenant_syncs_with_a_signed_client_assertion(server_env, tmp
     # a different key is refused: graph_auth_failed
     other_file, _ = _self_signed(tmp_path / "other") if (tmp_path / "other").mkdir() is None else (None, None)
     assert invsync("tenants", "set-secret", str(tenant_id), "--certificate", str(other_file)).returncode == 0
-    from inventory_sync import bootstrap
-
-    bootstrap.reset()  # forget the cached credential and token
+    env.pipeline.rewire()  # forget the cached credential and token
     bulk = env.pipeline.dispatch(tenant_id, {"policy_types": ["deviceConfiguration"]})
     env.pipeline.run_all()
     row = env.db.execute("SELECT status, error_codes FROM inventory_sync_runs WHERE bulk_operation_run_id = %s",

@@ -6,16 +6,48 @@ import base64
 import json
 import uuid
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
-from invsync_dev.local.lambda_runtime import LambdaContext, load_function  # noqa: F401 - the tests import both from here
+from invsync_dev.local import lambda_runtime
+from invsync_dev.local.lambda_runtime import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # one loader and one context for the local stack and the tests
 FakeContext = LambdaContext
+
+# every function module a test loaded: its execution environment ends with the test (tests/conftest.py)
+LOADED: list[ModuleType] = []
+
+
+def load_function(name: str) -> ModuleType:
+    """A fresh module of the function, like a new execution environment (its container unbuilt)."""
+    module = lambda_runtime.load_function(name)
+    LOADED.append(module)
+    return module
+
+
+def end_environments() -> None:
+    """Close the pools of the functions loaded so far (each module owns its container)."""
+    while LOADED:
+        container = getattr(LOADED.pop(), "container", None)
+        if container is not None:
+            container.close()
+
+
+def new_environment(module: ModuleType, **settings: Any) -> None:
+    """Give a loaded function a new execution environment: a container that reads the environment variables
+    again, with `settings` (by field name) injected over them. The old one's pool is closed."""
+    from inventory_sync.bootstrap import FunctionContainer
+    from inventory_sync.settings import load_settings
+
+    old: FunctionContainer = module.container
+    old.close()
+    injected = {"settings": load_settings(old.kind, **settings)} if settings else {}
+    setattr(module, "container", FunctionContainer(old.name, old.kind, **injected))  # noqa: B010 - a module's global
 
 
 def claims_for(subject: str, email: str | None = None, name: str | None = None) -> dict[str, str]:

@@ -8,7 +8,15 @@ from typing import Any
 
 import boto3
 
-from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json, sqs_event
+from tests.support.lambdas import (
+    FakeContext,
+    claims_for,
+    http_event,
+    load_function,
+    new_environment,
+    response_json,
+    sqs_event,
+)
 
 
 @dataclass
@@ -18,6 +26,12 @@ class Pipeline:
     dispatch_fn: Any = field(default_factory=lambda: load_function("dispatch"))
     run_fn: Any = field(default_factory=lambda: load_function("run_sync"))
     finalize_fn: Any = field(default_factory=lambda: load_function("finalize"))
+
+    def rewire(self, **settings: Any) -> None:
+        """New execution environments for the three functions (the environment read again), `settings`
+        injected by field name: what a deploy with changed configuration gives."""
+        for module in (self.dispatch_fn, self.run_fn, self.finalize_fn):
+            new_environment(module, **settings)
 
     def dispatch(self, tenant_id: int, body: dict | None = None, subject: str = "alice") -> dict[str, Any]:
         response = self.dispatch_fn.lambda_handler(

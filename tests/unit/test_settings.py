@@ -89,3 +89,13 @@ def test_malformed_database_secret_does_not_echo_it(monkeypatch: pytest.MonkeyPa
             load_settings().database_conninfo()
     assert "hunter2-secret" not in str(info.value)
     assert "DATABASE_SECRET_ARN" in str(info.value)
+
+
+def test_values_given_by_field_name_win_over_the_environment_and_unknown_names_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://localhost/x")
+    monkeypatch.setenv("GRAPH_MAX_PAGES", "50")
+    assert load_settings().graph_max_pages == 50
+    assert load_settings(graph_max_pages=2).graph_max_pages == 2
+    with pytest.raises(ConfigError, match=r"not settings of RunSyncSettings: \['graph_max_page'\]"):
+        load_settings(RunSyncSettings, graph_max_page=2)  # a typo would otherwise be ignored silently

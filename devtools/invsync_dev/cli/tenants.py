@@ -232,7 +232,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from inventory_sync import bootstrap
     from inventory_sync.services import permissions
 
-    container = bootstrap.container("cli")
+    container = bootstrap.build(application_name="invsync-cli")
     with psycopg.connect(_url()) as conn:
         tenant = _tenant_or_exit(conn, args.tenant_id)
     report = permissions.check(tenant, container.registry, container.credentials, container.tokens,

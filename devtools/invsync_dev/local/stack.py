@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 
-from inventory_sync import bootstrap
 from inventory_sync.db import migrate as migrations
 from inventory_sync.db import tenants
 from invsync_dev.local.dev_jwt import LOCAL_ADMIN_GROUP, DevSigner
@@ -110,7 +109,6 @@ class LocalStack:
         self.queues = self._create_queues()
         os.environ["RUN_QUEUE_URL"] = self.env["RUN_QUEUE_URL"] = self.queues["RunQueue"]
         os.environ["FINALIZE_QUEUE_URL"] = self.env["FINALIZE_QUEUE_URL"] = self.queues["FinalizeQueue"]
-        bootstrap.reset()
 
         self.dispatch = load_function("dispatch")
         self.run_sync = load_function("run_sync")
@@ -188,7 +186,10 @@ class LocalStack:
             thread.join(timeout=10)
         if self.api:
             self.api.stop()
-        bootstrap.reset()
+        for name in ("dispatch", "run_sync", "finalize"):  # each function's pool, as its environment ends
+            module = getattr(self, name, None)
+            if module is not None:
+                module.container.close()
         if self.graph:
             self.graph.stop()
         if self.moto:

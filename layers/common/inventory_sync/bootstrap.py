@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inventory_sync.adapters.queues import SqsQueue
 from inventory_sync.db.connection import Database
@@ -71,68 +71,87 @@ def _needed(value: str | None, name: str) -> str:
     return value
 
 
-def build(kind: type[Settings] = Settings, application_name: str = "invsync") -> Container:
-    settings = load_settings(kind)
-    try:
-        registry = filter_runtime(settings.enabled_policy_types, settings.disabled_policy_types)
-    except UnknownPolicyTypes as exc:
-        raise ConfigError(f"ENABLED_POLICY_TYPES/DISABLED_POLICY_TYPES: {exc}") from None
-    db = Database(settings.database_source(), statement_timeout_ms=settings.db_statement_timeout_ms,
-                  application_name=application_name, connect_timeout=settings.db_connect_timeout_seconds,
-                  max_size=settings.db_pool_max_size)
-    return Container(settings, db, registry)
+_PARTS = frozenset({"run_queue", "finalize_queue", "credentials", "tokens", "permission_reports", "sync_deps"})
 
 
-_containers: dict[str, Container] = {}
+def build(kind: type[Settings] = Settings, application_name: str = "invsync", *, settings: Settings | None = None,
+          db: Database | None = None, registry: RuntimeRegistry | None = None, **parts: Any) -> Container:
+    """Wire a container from the environment. Whatever is passed in is used as it is instead (tests inject a
+    function's settings, database, queues or credential store this way): `settings`, `db`, `registry`, and any
+    part the container otherwise builds on first use (run_queue, finalize_queue, credentials, tokens, ...)."""
+    unknown = set(parts) - _PARTS
+    if unknown:
+        raise TypeError(f"build() cannot inject {sorted(unknown)}")
+    settings = settings or load_settings(kind)
+    if registry is None:
+        try:
+            registry = filter_runtime(settings.enabled_policy_types, settings.disabled_policy_types)
+        except UnknownPolicyTypes as exc:
+            raise ConfigError(f"ENABLED_POLICY_TYPES/DISABLED_POLICY_TYPES: {exc}") from None
+    if db is None:
+        db = Database(settings.database_source(), statement_timeout_ms=settings.db_statement_timeout_ms,
+                      application_name=application_name, connect_timeout=settings.db_connect_timeout_seconds,
+                      max_size=settings.db_pool_max_size)
+    built = Container(settings, db, registry)
+    for name, value in parts.items():
+        setattr(built, name, value)  # a cached property not yet computed: the instance's own value wins
+    return built
 
 
-def container(name: str, kind: type[Settings] = Settings) -> Container:
-    """The process-wide container of a function (built on first use, reused across invocations), with the
-    function's own settings class (what it requires)."""
-    if name not in _containers:
-        _containers[name] = build(kind, application_name=f"invsync-{name}")
-    return _containers[name]
+class FunctionContainer:
+    """One function's container for its execution environment: built on first call with the function's own
+    settings class (what it requires), then reused across invocations. The function's module holds it; the
+    SnapStart hooks are told about it (`register_snapstart_hooks`); a test loads a fresh module, or injects
+    with `FunctionContainer(name, kind, **parts)` (see `build`)."""
+
+    def __init__(self, name: str, kind: type[Settings] = Settings, **parts: Any) -> None:
+        self.name, self.kind, self._parts = name, kind, parts
+        self._built: Container | None = None
+
+    def __call__(self) -> Container:
+        if self._built is None:
+            self._built = build(self.kind, f"invsync-{self.name}", **self._parts)
+        return self._built
+
+    def close(self) -> None:
+        """Close the pool's connections and worker threads (the next transaction opens them afresh)."""
+        if self._built is not None:
+            self._built.db.close()
+
+    def forget_cached(self) -> None:
+        """Drop what was read from outside and may be stale: tenant credentials, Graph tokens, reports."""
+        if self._built is not None:
+            for cached in ("credentials", "tokens", "permission_reports", "sync_deps"):
+                if cached not in self._parts:
+                    self._built.__dict__.pop(cached, None)
 
 
-def before_snapshot() -> None:
-    """SnapStart: nothing open goes into the snapshot. Every pool closes its connections and its worker
-    threads (the next transaction opens them afresh)."""
-    for built in _containers.values():
-        built.db.close()
+def register_snapstart_hooks(container: FunctionContainer) -> bool:
+    """Register the function's hooks through the runtime's `snapshot_restore_py` interface (part of Lambda's
+    Python runtime; on PyPI for tests). False where it is not installed: no SnapStart there, nothing to hook.
 
-
-def after_restore() -> None:
-    """SnapStart: a restored environment is a copy of the snapshot, one of many. Re-seed `random` (each copy
-    would draw the same numbers), and drop what was read before the snapshot and may be stale by now: cached
-    tenant credentials and Graph tokens, and Powertools parameters' cache (the database secret)."""
-    import random
-    import sys
-
-    random.seed()
-    for built in _containers.values():
-        built.db.close()  # in case a snapshot was taken without the hook above
-        for cached in ("credentials", "tokens", "permission_reports", "sync_deps"):
-            built.__dict__.pop(cached, None)
-    if "aws_lambda_powertools.utilities.parameters" in sys.modules:
-        sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
-
-
-def register_snapstart_hooks() -> bool:
-    """Register the hooks through the runtime's `snapshot_restore_py` interface (part of Lambda's Python
-    runtime; on PyPI for tests). False where it is not installed: no SnapStart there, nothing to hook."""
+    Before the snapshot nothing open may go into it: the pool closes its connections and worker threads.
+    A restored environment is a copy of the snapshot, one of many: re-seed `random` (each copy would draw the
+    same numbers), and drop what was read before the snapshot and may be stale by now: cached tenant
+    credentials and Graph tokens, and Powertools parameters' cache (the database secret)."""
     try:
         from snapshot_restore_py import register_after_restore, register_before_snapshot
     except ImportError:
         return False
+
+    def after_restore() -> None:
+        import random
+        import sys
+
+        random.seed()
+        container.close()  # in case a snapshot was taken without the hook above
+        container.forget_cached()
+        if "aws_lambda_powertools.utilities.parameters" in sys.modules:
+            sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
+
+    def before_snapshot() -> None:
+        container.close()
+
     register_before_snapshot(before_snapshot)
     register_after_restore(after_restore)
     return True
-
-
-def reset() -> None:
-    """Forget every container (tests switch databases and queues between cases)."""
-    for built in _containers.values():
-        built.db.close()
-    _containers.clear()
-
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -124,18 +124,21 @@ S = TypeVar("S", bound=Settings)
 
 
 @overload
-def load_settings() -> Settings: ...
+def load_settings(**values: Any) -> Settings: ...
 
 
 @overload
-def load_settings(kind: type[S]) -> S: ...
+def load_settings(kind: type[S], **values: Any) -> S: ...
 
 
-def load_settings(kind: type[Settings] = Settings) -> Settings:
-    """Read the environment into a function's settings; raise ConfigError naming every missing or bad
-    variable (a function's required ones included)."""
+def load_settings(kind: type[Settings] = Settings, **values: Any) -> Settings:
+    """Read the environment into a function's settings (`values`, by field name, win over it); raise
+    ConfigError naming every missing or bad variable (a function's required ones included)."""
+    unknown = set(values) - set(kind.model_fields)
+    if unknown:
+        raise ConfigError(f"not settings of {kind.__name__}: {sorted(unknown)}")
     try:
-        settings = kind()
+        settings = kind(**values)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import psycopg
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -17,9 +17,9 @@ from inventory_sync.db.rows import User
 from inventory_sync.services.access import Caller, Identity, resolve_user
 from inventory_sync.services.paging import MAX_PAGE
 from inventory_sync.services.tenant_admin import TenantAdmin
-from inventory_sync.settings import DispatchSettings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
@@ -41,38 +41,44 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 
-def container() -> bootstrap.Container:
-    return bootstrap.container("dispatch", DispatchSettings)
+def container(router: BaseRouter) -> bootstrap.Container:
+    """The dispatch function's container, handed to the resolver's context by `routes.handle`."""
+    wiring: bootstrap.FunctionContainer = router.context["container"]
+    return wiring()
 
 
-def identity(event: APIGatewayProxyEventV2) -> Identity:
-    authorizer = event.request_context.authorizer
+def _event(router: BaseRouter) -> APIGatewayProxyEventV2:
+    return cast("APIGatewayProxyEventV2", router.current_event)
+
+
+def identity(router: BaseRouter) -> Identity:
+    authorizer = _event(router).request_context.authorizer
     claims = authorizer.jwt_claim if authorizer else None
     return Identity.from_claims(claims)
 
 
 @contextlib.contextmanager
-def session(event: APIGatewayProxyEventV2) -> Iterator[tuple[psycopg.Connection, User]]:
+def session(router: BaseRouter) -> Iterator[tuple[psycopg.Connection, User]]:
     """One transaction per request, with the caller's users row created or refreshed."""
-    caller = identity(event)
-    with container().db.transaction() as conn:
+    caller = identity(router)
+    with container(router).db.transaction() as conn:
         yield conn, resolve_user(conn, caller)
 
 
 @contextlib.contextmanager
-def as_caller(event: APIGatewayProxyEventV2) -> Iterator[tuple[psycopg.Connection, Caller]]:
+def as_caller(router: BaseRouter) -> Iterator[tuple[psycopg.Connection, Caller]]:
     """`session`, knowing whether the caller administers the platform (ADMIN_GROUP_ID in groups or roles)."""
-    who = identity(event)
-    built = container()
+    who = identity(router)
+    built = container(router)
     with built.db.transaction() as conn:
         yield conn, Caller(resolve_user(conn, who), who.is_admin(built.settings.admin_group_id))
 
 
-def correlation_id(event: APIGatewayProxyEventV2) -> str:
-    return event.request_context.request_id
+def correlation_id(router: BaseRouter) -> str:
+    return _event(router).request_context.request_id
 
 
-def tenant_admin() -> TenantAdmin:
-    return TenantAdmin(container().credentials)
+def tenant_admin(router: BaseRouter) -> TenantAdmin:
+    return TenantAdmin(container(router).credentials)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -23,6 +23,9 @@ from inventory_sync.errors import ServiceError, Unauthenticated
 from inventory_sync.observability import logger, metrics
 from inventory_sync.settings import ConfigError
 
+if TYPE_CHECKING:
+    from inventory_sync.bootstrap import FunctionContainer
+
 MAX_BODY_BYTES = 64 * 1024
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -35,8 +38,8 @@ __all__ = ["app", "handle", "openapi_json"]
 @app.get("/policy-types", responses={200: {"description": "OK"}, **errors_for(401)})
 def list_policy_types() -> PolicyTypesOut:
     """The runtime registry for the selection form; foundations flagged."""
-    identity(app.current_event)
-    registry = container().registry
+    identity(app)
+    registry = container(app).registry
     return PolicyTypesOut.model_validate({
         "policy_types": [{**t.as_dict(), "enabled": registry.is_enabled(t.key)} for t in POLICY_TYPES + FOUNDATIONS],
         "categories": list(CATEGORIES),
@@ -45,7 +48,7 @@ def list_policy_types() -> PolicyTypesOut:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:  # a raw Response: the document does not describe itself
-    identity(app.current_event)
+    identity(app)
     return Response(200, content_types.APPLICATION_JSON, openapi_json())
 
 
@@ -95,8 +98,9 @@ def _body_size(event: dict[str, Any]) -> int:
     return len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Entry point for API Gateway HTTP API (2.0) events."""
+def handle(event: dict[str, Any], context: Any, container: FunctionContainer) -> dict[str, Any]:
+    """Entry point for API Gateway HTTP API (2.0) events; routes reach `container` through the resolver's
+    context (built on first use: the edge refusals above the resolver never wire anything)."""
     request_id = (event.get("requestContext") or {}).get("requestId")
     if request_id:
         logger.set_correlation_id(request_id)
@@ -123,6 +127,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # resolver knows one spelling (and refuses a stray type on an empty body): tell it that one.
     headers = {k: v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
     event = {**event, "headers": {**headers, "content-type": "application/json"}}
+    app.append_context(container=container)  # Powertools clears the context after each request
     try:
         answer = app.resolve(event, context)
     except Exception:

@@ -30,7 +30,7 @@ def list_audit_logs(
     limit: Limit = 50,
 ) -> AuditPage:
     """The tenant's audit trail, newest first."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return AuditPage.model_validate(queries.list_audit(conn, user, tenant_id, action=action,
                                                            resource_type=resource_type, resource_id=resource_id,
                                                            cursor=cursor, limit=limit))

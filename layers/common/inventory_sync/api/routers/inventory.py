@@ -29,7 +29,7 @@ router = APIGatewayHttpRouter()
 @router.get("/tenants/<tenant_id>/inventory-items/<item_id>/history", responses=READ_ERRORS)
 def item_history(tenant_id: Id, item_id: Id, cursor: Cursor = None, limit: Limit = 50) -> ChangePage:
     """Every recorded change of one inventory item, newest first."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return ChangePage.model_validate(queries.item_history(conn, user, tenant_id, item_id, cursor=cursor,
                                                               limit=limit))
 
@@ -46,7 +46,7 @@ def list_items(
     limit: Limit = 100,
 ) -> ItemPage:
     """The tenant's inventory items (deleted ones only when asked), by policy type or category, searchable."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return ItemPage.model_validate(queries.list_items(conn, user, tenant_id, policy_type=policy_type,
                                                           include_deleted=include_deleted, cursor=cursor,
                                                           limit=limit, category=category, search=q))
@@ -55,13 +55,13 @@ def list_items(
 @router.get("/tenants/<tenant_id>/inventory-items/<item_id>", responses=READ_ERRORS)
 def get_item(tenant_id: Id, item_id: Id) -> ItemOut:
     """One inventory item: its payload and dependency links."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return ItemOut.model_validate(queries.get_item(conn, user, tenant_id, item_id))
 
 
 @router.get("/tenants/<tenant_id>/inventory-summary", responses=READ_ERRORS)
 def inventory_summary(tenant_id: Id) -> InventorySummaryOut:
     """How many items the tenant's inventory holds per policy type (live and deleted)."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         counts = queries.inventory_summary(conn, user, tenant_id)
     return InventorySummaryOut(tenant_id=tenant_id, policy_types=[TypeCountOut.model_validate(c) for c in counts])

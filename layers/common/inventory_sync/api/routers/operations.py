@@ -33,7 +33,7 @@ def list_bulk_operations(
     limit: Limit = 50,
 ) -> BulkOperationPage:
     """The caller's bulk operations (status=active for the progress widget)."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return BulkOperationPage.model_validate(queries.list_bulk_operations(conn, user, status=status,
                                                                              cursor=cursor, limit=limit))
 
@@ -41,7 +41,7 @@ def list_bulk_operations(
 @router.get("/bulk-operations/<bulk_id>", responses=READ_ERRORS)
 def get_bulk_operation(bulk_id: Id) -> BulkOperationDetailOut:
     """A bulk operation with the live progress of its run."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return BulkOperationDetailOut.model_validate(queries.get_bulk_operation(conn, user, bulk_id))
 
 
@@ -49,6 +49,6 @@ def get_bulk_operation(bulk_id: Id) -> BulkOperationDetailOut:
           responses={200: {"description": "Aborted"}, 202: {"description": "Stop requested"}, **WRITE_ERRORS})
 def cancel_bulk_operation(bulk_id: Id) -> Response[BulkOperationDetailOut]:
     """Cancel: pending → aborted (200); running → stops between pages (202); terminal → 409."""
-    with session(router.current_event) as (conn, user):
-        code, view = queries.cancel(conn, user, bulk_id, correlation_id(router.current_event))
+    with session(router) as (conn, user):
+        code, view = queries.cancel(conn, user, bulk_id, correlation_id(router))
     return Response(code, content_types.APPLICATION_JSON, BulkOperationDetailOut.model_validate(view))

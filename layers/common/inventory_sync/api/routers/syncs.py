@@ -41,11 +41,11 @@ def dispatch_sync(
     """Dispatch an inventory sync of the tenant (empty body = full inventory)."""
     request = body or SelectionRequest()
     raw = request.model_dump(exclude_none=True)
-    built = container()
+    built = container(router)
     service = DispatchService(built.db, built.run_queue, built.registry)
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         answer = service.dispatch(conn, user=user, tenant_id=tenant_id, body=raw, request=request,
-                                  idempotency_key=idempotency_key, correlation_id=correlation_id(router.current_event),
+                                  idempotency_key=idempotency_key, correlation_id=correlation_id(router),
                                   render=_render)
     metrics.add_metric(name="Dispatches", unit="Count", value=1)
     location = f"/bulk-operations/{answer['bulk_operation_run']['id']}"
@@ -66,7 +66,7 @@ def list_syncs(
     limit: Limit = 50,
 ) -> RunPage:
     """The tenant's sync runs, newest first (cursor pagination)."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return RunPage.model_validate(queries.list_runs(conn, user, tenant_id, status=status, cursor=cursor,
                                                         limit=limit))
 
@@ -74,7 +74,7 @@ def list_syncs(
 @router.get("/tenants/<tenant_id>/inventory-syncs/<run_id>", responses=READ_ERRORS)
 def get_sync(tenant_id: Id, run_id: Id) -> RunOut:
     """One sync run with counters, error codes and progress."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return RunOut.model_validate(queries.get_run(conn, user, tenant_id, run_id))
 
 
@@ -88,6 +88,6 @@ def list_sync_changes(
     limit: Limit = 100,
 ) -> ChangePage:
     """What the run changed: each item added, changed (with its JSON Patch), deleted or restored."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         return ChangePage.model_validate(queries.list_changes(conn, user, tenant_id, run_id, change=change,
                                                               policy_type=policy_type, cursor=cursor, limit=limit))

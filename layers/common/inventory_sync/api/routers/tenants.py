@@ -38,11 +38,11 @@ router = APIGatewayHttpRouter()
 @router.post("/tenants", responses={201: {"description": "Created"}, **WRITE_ERRORS})
 def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
     """Platform administrators: onboard a tenant with its Graph credential (kept in Secrets Manager only)."""
-    service = tenant_admin()
+    service = tenant_admin(router)
     stored: list[int] = []
     try:
-        with as_caller(router.current_event) as (conn, caller):
-            view = service.create(conn, caller, body, correlation_id(router.current_event), stored.append)
+        with as_caller(router) as (conn, caller):
+            view = service.create(conn, caller, body, correlation_id(router), stored.append)
     except psycopg.Error:
         for tenant_id in stored:  # the commit failed after the credential was stored: take it back
             service.forget_credential(tenant_id)
@@ -54,31 +54,31 @@ def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
 @router.get("/tenants", responses=READ_ERRORS)
 def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
     """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
-    with as_caller(router.current_event) as (conn, caller):
-        return TenantPage.model_validate(tenant_admin().visible_tenants(conn, caller, cursor, limit))
+    with as_caller(router) as (conn, caller):
+        return TenantPage.model_validate(tenant_admin(router).visible_tenants(conn, caller, cursor, limit))
 
 
 @router.get("/tenants/<tenant_id>", responses=READ_ERRORS)
 def get_tenant(tenant_id: Id) -> TenantOut:
     """One tenant (members and platform administrators)."""
-    with as_caller(router.current_event) as (conn, caller):
-        return TenantOut.model_validate(tenant_admin().get(conn, caller, tenant_id))
+    with as_caller(router) as (conn, caller):
+        return TenantOut.model_validate(tenant_admin(router).get(conn, caller, tenant_id))
 
 
 @router.patch("/tenants/<tenant_id>", responses={200: {"description": "OK"}, **WRITE_ERRORS})
 def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> TenantOut:
     """Platform administrators: rename, enable/disable (`status`), include in scheduled syncs or not."""
-    with as_caller(router.current_event) as (conn, caller):
-        view = tenant_admin().update(conn, caller, tenant_id, body, correlation_id(router.current_event))
+    with as_caller(router) as (conn, caller):
+        view = tenant_admin(router).update(conn, caller, tenant_id, body, correlation_id(router))
         return TenantOut.model_validate(view)
 
 
 @router.put("/tenants/<tenant_id>/credential", responses={204: {"description": "Stored"}, **WRITE_ERRORS})
 def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
     """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
-    with as_caller(router.current_event) as (conn, caller):
-        tenant_admin().set_credential(conn, caller, tenant_id, body, correlation_id(router.current_event))
-    built = container()
+    with as_caller(router) as (conn, caller):
+        tenant_admin(router).set_credential(conn, caller, tenant_id, body, correlation_id(router))
+    built = container(router)
     built.permission_reports.forget(tenant_id)
     return Response(204, None, None)
 
@@ -86,8 +86,8 @@ def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) 
 @router.get("/tenants/<tenant_id>/members", responses={**READ_ERRORS, **errors_for(403)})
 def list_members(tenant_id: Id) -> MemberPage:
     """Platform administrators and the tenant's owners: who may do what."""
-    with as_caller(router.current_event) as (conn, caller):
-        members = tenant_admin().members(conn, caller, tenant_id)
+    with as_caller(router) as (conn, caller):
+        members = tenant_admin(router).members(conn, caller, tenant_id)
     return MemberPage(items=[MemberOut.model_validate(m) for m in members])
 
 
@@ -95,16 +95,16 @@ def list_members(tenant_id: Id) -> MemberPage:
          responses={200: {"description": "Changed"}, 201: {"description": "Added"}, **WRITE_ERRORS})
 def put_member(tenant_id: Id, body: Annotated[MemberIn, Body()]) -> Response[MemberOut]:
     """Platform administrators and the tenant's owners: add a member or change their role."""
-    with as_caller(router.current_event) as (conn, caller):
-        created, view = tenant_admin().put_member(conn, caller, tenant_id, body, correlation_id(router.current_event))
+    with as_caller(router) as (conn, caller):
+        created, view = tenant_admin(router).put_member(conn, caller, tenant_id, body, correlation_id(router))
     return Response(201 if created else 200, content_types.APPLICATION_JSON, MemberOut.model_validate(view))
 
 
 @router.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: {"description": "Removed"}, **WRITE_ERRORS})
 def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
     """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
-    with as_caller(router.current_event) as (conn, caller):
-        tenant_admin().remove_member(conn, caller, tenant_id, user_id, correlation_id(router.current_event))
+    with as_caller(router) as (conn, caller):
+        tenant_admin(router).remove_member(conn, caller, tenant_id, user_id, correlation_id(router))
     return Response(204, None, None)
 
 
@@ -113,11 +113,11 @@ def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
          responses={200: {"description": "OK"}, **errors_for(400, 401, 403, 404, 413, 422)})
 def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
-    with session(router.current_event) as (conn, user):
+    with session(router) as (conn, user):
         tenant = require_member(conn, tenant_id, user, OWNER_ROLES)
     from inventory_sync.services import permissions  # the Graph client: this route only
 
-    built = container()
+    built = container(router)
     report = None if refresh else built.permission_reports.get(tenant_id)
     if report is None:
         report = permissions.check(tenant, built.registry, built.credentials, built.tokens,

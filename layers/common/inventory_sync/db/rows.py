@@ -19,15 +19,9 @@ class Tenant:
 
 
 @dataclass(frozen=True)
-class TenantWithRole:
+class TenantWithRole(Tenant):
     """A tenant as a caller sees it: with the caller's role (None: an administrator who is not a member)."""
 
-    id: int
-    name: str
-    graph_tenant_id: str
-    graph_client_id: str
-    status: str
-    scheduled_sync_enabled: bool
     created_at: datetime
     updated_at: datetime
     role: str | None

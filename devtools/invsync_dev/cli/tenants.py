@@ -245,7 +245,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(table(["type", "category", "result", "missing permission"], rows))
     if report.blocking:
         print(f"\n{len(report.blocking)} type(s) forbidden. Grant the app these application permissions and an "
-              f"admin consent: {', '.join(report.missing_permissions())}")
+              f"admin consent: {', '.join(report.missing_permissions)}")
         return 1
     print(f"\nall {len(report.probes)} types reachable (or absent in this tenant)")
     return 0

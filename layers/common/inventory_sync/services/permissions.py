@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy
 from inventory_sync.adapters.graph.credentials import CredentialStore
@@ -50,13 +49,9 @@ class PermissionReport:
     def ok(self) -> bool:
         return self.token_error is None and not self.blocking
 
+    @property
     def missing_permissions(self) -> list[str]:
         return sorted({p.permission for p in self.blocking})
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"tenant_id": self.tenant_id, "checked_at": self.checked_at, "ok": self.ok,
-                "token_error": self.token_error, "missing_permissions": self.missing_permissions(),
-                "probes": [asdict(p) for p in self.probes]}
 
 
 def _probe(client: GraphClient, ptype: PolicyType) -> Probe:

@@ -123,4 +123,4 @@ def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -
         report = permissions.check(tenant, built.registry, built.credentials, built.tokens,
                                    built.settings.graph_base_url)
         built.permission_reports.put(report)
-    return PermissionCheckOut.model_validate(report.as_dict())
+    return PermissionCheckOut.model_validate(report)

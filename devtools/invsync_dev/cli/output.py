@@ -8,8 +8,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from inventory_sync.domain.registry import BY_KEY
-
 TERMINAL = {"completed", "completed_with_errors", "failed", "aborted"}
 
 
@@ -80,10 +78,6 @@ def audit_trail(events: list[dict[str, Any]]) -> str:
     rows = [[e["recorded_at"][:19], e["action"], f"{e['resource_type']}:{e['resource_id']}",
              e.get("actor_email") or e["actor_type"], e["status"]] for e in sorted(events, key=lambda e: e["id"])]
     return table(["recorded at", "action", "resource", "actor", "status"], rows)
-
-
-def permission_of(key: str) -> str:
-    return BY_KEY[key].permission if key in BY_KEY else "?"
 
 
 _MARKS = {"added": ("+", "32"), "changed": ("~", "33"), "deleted": ("-", "31"), "restored": ("^", "36")}

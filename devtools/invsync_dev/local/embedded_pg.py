@@ -180,7 +180,3 @@ class EmbeddedPostgres:
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def database_exists(self, name: str) -> bool:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None

@@ -465,7 +465,3 @@ SHAPES: dict[str, list[dict[str, Any]]] = {
          "permissions": [], "_setting": "rolePermissions"},
     ],
 }
-
-
-def shapes_for(key: str) -> list[dict[str, Any]]:
-    return SHAPES[key]

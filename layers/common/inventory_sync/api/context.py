@@ -35,6 +35,12 @@ def errors_for(*codes: int) -> dict[int, OpenAPIResponse]:
             for code in codes}
 
 
+def no_content(description: str) -> OpenAPIResponse:
+    """A 204 in the OpenAPI document: no body, so no media type (Powertools would document the route's
+    return type as JSON otherwise, and clients would try to parse an empty body)."""
+    return {"description": description, "content": {}}
+
+
 READ_ERRORS: dict[int, OpenAPIResponse] = {200: {"description": "OK"}, **errors_for(400, 401, 404, 413, 422)}
 WRITE_ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 503)
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]

@@ -19,6 +19,7 @@ from inventory_sync.api.context import (
     container,
     correlation_id,
     errors_for,
+    no_content,
     session,
     tenant_admin,
 )
@@ -73,7 +74,7 @@ def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> Tenant
         return TenantOut.model_validate(view)
 
 
-@router.put("/tenants/<tenant_id>/credential", responses={204: {"description": "Stored"}, **WRITE_ERRORS})
+@router.put("/tenants/<tenant_id>/credential", responses={204: no_content("Stored"), **WRITE_ERRORS})
 def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
     """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
     with as_caller(router) as (conn, caller):
@@ -100,7 +101,7 @@ def put_member(tenant_id: Id, body: Annotated[MemberIn, Body()]) -> Response[Mem
     return Response(201 if created else 200, content_types.APPLICATION_JSON, MemberOut.model_validate(view))
 
 
-@router.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: {"description": "Removed"}, **WRITE_ERRORS})
+@router.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: no_content("Removed"), **WRITE_ERRORS})
 def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
     """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
     with as_caller(router) as (conn, caller):

@@ -71,7 +71,9 @@ def _needed(value: str | None, name: str) -> str:
     return value
 
 
-_PARTS = frozenset({"run_queue", "finalize_queue", "credentials", "tokens", "permission_reports", "sync_deps"})
+# what was read from outside and may be stale after a SnapStart restore (tenant secrets, Graph tokens, reports)
+_REFRESHED = ("credentials", "tokens", "permission_reports", "sync_deps")
+_PARTS = frozenset({"run_queue", "finalize_queue", *_REFRESHED})
 
 
 def build(kind: type[Settings] = Settings, application_name: str = "invsync", *, settings: Settings | None = None,
@@ -121,7 +123,7 @@ class FunctionContainer:
     def forget_cached(self) -> None:
         """Drop what was read from outside and may be stale: tenant credentials, Graph tokens, reports."""
         if self._built is not None:
-            for cached in ("credentials", "tokens", "permission_reports", "sync_deps"):
+            for cached in _REFRESHED:
                 if cached not in self._parts:
                     self._built.__dict__.pop(cached, None)
 

@@ -100,7 +100,8 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "InventorySync", "POWERTOOLS_LOG_LEVEL": os.environ.get(
                 "POWERTOOLS_LOG_LEVEL", "WARNING"), "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            # the local HTTP API serves requests on threads of one process; Lambda would run one per environment
+            # the pollers run several invocations at once on threads of one process (run_sync workers, the
+            # schedule beside the HTTP API); Lambda would give each its own environment and connection
             "DB_POOL_MAX_SIZE": os.environ.get("DB_POOL_MAX_SIZE", "8"),
             # the demo operator administers the local platform (their token carries this group)
             "ADMIN_GROUP_ID": LOCAL_ADMIN_GROUP,

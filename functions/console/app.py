@@ -73,10 +73,9 @@ def respond(method: str, path: str, config: dict[str, Any]) -> dict[str, Any]:
     if relative == "config.json":
         return {"statusCode": 200, "headers": _headers(TYPES[".json"], csp, "no-store"),
                 "body": json.dumps(config), "isBase64Encoded": False}
-    file = (STATIC / relative).resolve()
-    suffix = file.suffix.lower()
-    if (".." in relative.split("/") or not file.is_relative_to(STATIC) or not file.is_file()
-            or suffix not in TYPES or relative.startswith(".")):
+    file = _static_file(relative)
+    suffix = file.suffix.lower() if file else ""
+    if file is None or suffix not in TYPES:
         return plain(404, "not found")
     data = file.read_bytes()
     # the page itself is always revalidated, so a deploy takes effect at once; its assets for an hour
@@ -88,6 +87,29 @@ def respond(method: str, path: str, config: dict[str, Any]) -> dict[str, Any]:
             "isBase64Encoded": False}
 
 
+def _static_file(relative: str) -> Path | None:
+    """The file under static/ that `relative` names, or None: traversal, hidden files, and names the file
+    system refuses (a NUL, a name over its length limit) are simply not there."""
+    if ".." in relative.split("/") or relative.startswith(".") or "\x00" in relative:
+        return None
+    try:
+        file = (STATIC / relative).resolve()
+        return file if file.is_relative_to(STATIC) and file.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    http = (event.get("requestContext") or {}).get("http") or {}
-    return respond(http.get("method", "GET"), event.get("rawPath") or "/", config_from_env())
+    """Whatever goes wrong, the answer is a problem document with the console's security headers (API Gateway
+    would otherwise answer a bare 500 without them)."""
+    try:
+        http = (event.get("requestContext") or {}).get("http") or {}
+        return respond(http.get("method", "GET"), event.get("rawPath") or "/", config_from_env())
+    except Exception:  # noqa: BLE001 - the catch-all: logged, answered as a problem document
+        import traceback
+
+        traceback.print_exc()  # to CloudWatch; this function carries no logger (no layer imports)
+        body = {"type": "about:blank", "title": "Internal Server Error", "status": 500, "detail": "internal error"}
+        return {"statusCode": 500, "headers": _headers("application/problem+json", content_security_policy(),
+                                                       "no-store"),
+                "body": json.dumps(body), "isBase64Encoded": False}

@@ -7,25 +7,26 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, cast
 
-import psycopg
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from inventory_sync import bootstrap
 from inventory_sync.api.models import Problem
 from inventory_sync.api.problems import TITLES
-from inventory_sync.db.rows import User
+from inventory_sync.db.rows import Tenant, User
+from inventory_sync.domain.limits import MAX_ID
 from inventory_sync.services.access import Caller, Identity, resolve_user
 from inventory_sync.services.paging import MAX_PAGE
 from inventory_sync.services.tenant_admin import TenantAdmin
 
 if TYPE_CHECKING:
+    import psycopg
     from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+    from inventory_sync.services.permissions import PermissionChecks
 
-# ids are bigint; the API caps them at 2^53 - 1 so the bound survives JSON (a double) exactly
-MAX_ID = 2**53 - 1
+
 Id = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
@@ -85,6 +86,18 @@ def correlation_id(router: BaseRouter) -> str:
 
 
 def tenant_admin(router: BaseRouter) -> TenantAdmin:
-    return TenantAdmin(container(router).credentials)
+    return TenantAdmin(container(router).credentials, lambda tenant: permission_checks(router).forget(tenant))
+
+
+def permission_checks(router: BaseRouter) -> PermissionChecks:
+    from inventory_sync.services import permissions  # the Graph client: loaded when these routes need it
+
+    built = container(router)
+
+    def probe(tenant: Tenant) -> permissions.PermissionReport:
+        return permissions.check(tenant, built.registry, built.credentials, built.tokens,
+                                 built.settings.graph_base_url)
+
+    return permissions.PermissionChecks(built.permission_reports, built.tokens, probe)
 
 

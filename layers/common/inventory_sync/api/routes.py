@@ -7,6 +7,7 @@ import base64
 import binascii
 import contextlib
 import functools
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -18,6 +19,7 @@ from inventory_sync.api.context import container, errors_for, identity
 from inventory_sync.api.models import PolicyTypesOut
 from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, status_of, validation_errors
 from inventory_sync.api.routers import audit, inventory, operations, syncs, tenants
+from inventory_sync.domain.limits import MAX_JSON_DEPTH, all_storable, json_depth
 from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
 from inventory_sync.domain.selection import SelectionError
 from inventory_sync.errors import ServiceError, Unauthenticated
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from inventory_sync.bootstrap import FunctionContainer
 
 MAX_BODY_BYTES = 64 * 1024
+# on every answer, errors included: a client must not sniff a JSON body into something it would run
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+UNSTORABLE = "the request holds a NUL character or a lone surrogate, which cannot be stored"
 
 app = APIGatewayHttpResolver(enable_validation=True)
 for _router in (tenants.router, syncs.router, operations.router, inventory.router, audit.router):
@@ -90,7 +95,7 @@ def _model_error(exc: ValidationError) -> Response[str]:
 
 @app.not_found
 def _not_found(exc: Exception) -> Response[str]:
-    return problem(404, TITLES[404], f"no route for {app.current_event.http_method} {app.current_event.path}")
+    return problem(404, TITLES[404], "no route for this method and path")  # never the caller's path
 
 
 def _body_size(event: dict[str, Any]) -> int:
@@ -103,7 +108,18 @@ def _body_size(event: dict[str, Any]) -> int:
 
 def handle(event: dict[str, Any], context: Any, container: FunctionContainer) -> dict[str, Any]:
     """Entry point for API Gateway HTTP API (2.0) events; routes reach `container` through the resolver's
-    context (built on first use: the edge refusals above the resolver never wire anything)."""
+    context (built on first use: the edge refusals above the resolver never wire anything). Whatever goes
+    wrong, the answer is a problem document, and every answer carries the security headers."""
+    try:
+        answer = _answer(event, context, container)
+    except Exception:
+        logger.exception("unhandled error")
+        answer = _plain(problem(500, TITLES[500], "internal error"))
+    answer["headers"] = {**(answer.get("headers") or {}), **SECURITY_HEADERS}
+    return answer
+
+
+def _answer(event: dict[str, Any], context: Any, container: FunctionContainer) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
     if request_id:
         logger.set_correlation_id(request_id)
@@ -122,21 +138,47 @@ def handle(event: dict[str, Any], context: Any, container: FunctionContainer) ->
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         error = Unauthenticated("missing or invalid bearer token")
         return _plain(problem(401, TITLES[401], error.detail, headers={"WWW-Authenticate": "Bearer"}))
-    refused = _body_problem(event)
+    refused = _body_problem(event) or _input_problem(event, claims)
     if refused is not None:
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         return _plain(refused)
-    # Past that check the body is JSON or absent. Media types are case-insensitive and +json is JSON, but the
+    # Past those checks the body is JSON or absent. Media types are case-insensitive and +json is JSON, but the
     # resolver knows one spelling (and refuses a stray type on an empty body): tell it that one.
     headers = {k: v for k, v in (event.get("headers") or {}).items() if str(k).lower() != "content-type"}
     event = {**event, "headers": {**headers, "content-type": "application/json"}}
     app.append_context(container=container)  # Powertools clears the context after each request
+    return _as_problem(app.resolve(event, context))
+
+
+def _input_problem(event: dict[str, Any], claims: Any) -> Response[str] | None:
+    """Input no route may see (domain/limits.py): text PostgreSQL cannot store anywhere in the request (query,
+    path, headers, the token's claims, the body's strings), or a body nested deeper than MAX_JSON_DEPTH (the
+    JSON parser recurses). 400, naming where, never what."""
+    places = {"query": event.get("queryStringParameters"), "path": event.get("pathParameters"),
+              "header": event.get("headers"), "token": claims}
+    for where, values in places.items():
+        if values and not all_storable(values):
+            return problem(400, TITLES[400], UNSTORABLE, [{"in": where, "message": UNSTORABLE}])
+    text = _body_text(event)
+    if not text:
+        return None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        return problem(400, TITLES[400], f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        answer = app.resolve(event, context)
-    except Exception:
-        logger.exception("unhandled error")
-        return _plain(problem(500, TITLES[500], "internal error"))
-    return _as_problem(answer)
+        decoded = json.loads(text)
+    except ValueError:
+        return None  # malformed: the resolver answers 400 where a route reads a body
+    if not all_storable(decoded):
+        return problem(400, TITLES[400], UNSTORABLE, [{"in": "body", "message": UNSTORABLE}])
+    return None
+
+
+def _body_text(event: dict[str, Any]) -> str | None:
+    """The body as text (decoded when base64; `_body_problem` has checked that it decodes)."""
+    body = event.get("body")
+    if not body or not isinstance(body, str):
+        return None
+    return base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else body
 
 
 def _body_problem(event: dict[str, Any]) -> Response[str] | None:

@@ -116,9 +116,12 @@ def cancel_requested(conn: psycopg.Connection, bulk_id: int) -> bool:
 
 def list_for_user(conn: psycopg.Connection, user_id: int, *, active_only: bool, before_id: int | None,
                   limit: int) -> list[BulkOperation]:
+    """The user's own operations on the tenants they are a member of now (a removed member sees none)."""
     with conn.cursor(row_factory=class_row(BulkOperation)) as cur:
         return cur.execute(
-            f"SELECT {COLS} FROM bulk_operation_runs WHERE user_id = %(user)s"
+            f"SELECT {COLS} FROM bulk_operation_runs b WHERE user_id = %(user)s"
+            " AND EXISTS (SELECT 1 FROM tenant_memberships m WHERE m.tenant_id = b.tenant_id"
+            " AND m.user_id = %(user)s)"
             " AND (NOT %(active)s OR status IN ('pending', 'running'))"
             " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(limit)s",
             {"user": user_id, "active": active_only, "before": before_id, "limit": limit},

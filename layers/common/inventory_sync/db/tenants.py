@@ -17,16 +17,29 @@ def get(conn: psycopg.Connection, tenant_id: int) -> Tenant | None:
         return cur.execute(f"SELECT {_TENANT_COLS} FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
 
 
+class DirectoryTaken(Exception):
+    """Another active tenant holds the directory (migration 0007's unique index)."""
+
+
 def create(conn: psycopg.Connection, *, name: str, graph_tenant_id: str, graph_client_id: str,
            status: str = "active", scheduled_sync_enabled: bool = True) -> Tenant:
     with conn.cursor(row_factory=class_row(Tenant)) as cur:
-        row = cur.execute(
-            f"INSERT INTO tenants (name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled)"
-            f" VALUES (%s, %s, %s, %s, %s) RETURNING {_TENANT_COLS}",
-            (name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled),
-        ).fetchone()
+        try:
+            row = cur.execute(
+                f"INSERT INTO tenants (name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled)"
+                f" VALUES (%s, %s, %s, %s, %s) RETURNING {_TENANT_COLS}",
+                (name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled),
+            ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise DirectoryTaken(graph_tenant_id) from None
     assert row is not None
     return row
+
+
+def directory_taken(conn: psycopg.Connection, graph_tenant_id: str) -> bool:
+    """Whether a tenant, active or not, is onboarded on the directory."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM tenants WHERE lower(graph_tenant_id) = lower(%s))",
+                        (graph_tenant_id,)).fetchone() == (True,)
 
 
 def set_status(conn: psycopg.Connection, tenant_id: int, status: str) -> None:
@@ -54,6 +67,20 @@ def upsert_user(conn: psycopg.Connection, *, subject: str, email: str | None, na
             (subject, email, name),
         ).fetchone()
         if row is None:  # unchanged: no write needed
+            row = cur.execute("SELECT id, subject, email, name FROM users WHERE subject = %s",
+                              (subject,)).fetchone()
+    assert row is not None
+    return row
+
+
+def ensure_user(conn: psycopg.Connection, *, subject: str, email: str | None, name: str | None) -> User:
+    """The user with this subject, created with `email` and `name` on first sight; an existing user's profile
+    is never changed here (it comes from that user's own token, `upsert_user`)."""
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        row = cur.execute(
+            "INSERT INTO users (subject, email, name) VALUES (%s, %s, %s) ON CONFLICT (subject) DO NOTHING"
+            " RETURNING id, subject, email, name", (subject, email, name)).fetchone()
+        if row is None:
             row = cur.execute("SELECT id, subject, email, name FROM users WHERE subject = %s",
                               (subject,)).fetchone()
     assert row is not None
@@ -125,8 +152,11 @@ def update(conn: psycopg.Connection, tenant_id: int,
         changed = {k: v for k, v in changes.items() if before[k] != v}
         if changed:
             assignments = ", ".join(f"{name} = %({name})s" for name in changed)
-            cur.execute(f"UPDATE tenants SET {assignments}, updated_at = now() WHERE id = %(id)s",
-                        {**changed, "id": tenant_id})
+            try:
+                cur.execute(f"UPDATE tenants SET {assignments}, updated_at = now() WHERE id = %(id)s",
+                            {**changed, "id": tenant_id})
+            except psycopg.errors.UniqueViolation:  # made active on a directory another active tenant holds
+                raise DirectoryTaken(str(tenant_id)) from None
     return {k: before[k] for k in changed}, changed
 
 

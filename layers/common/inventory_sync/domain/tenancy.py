@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from inventory_sync.domain.limits import all_storable
+
 Role = Literal["owner", "operator", "reader"]
 TenantStatus = Literal["active", "inactive"]
 
@@ -23,13 +25,10 @@ _PEM_MAX = 16 * 1024
 
 
 def _refuse_nul(data: Any) -> Any:
-    """PostgreSQL text cannot hold NUL: refuse it as invalid input rather than fail at the INSERT."""
-    values = data.values() if isinstance(data, dict) else ()
-    for value in values:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-        if isinstance(value, dict):
-            _refuse_nul(value)
+    """PostgreSQL text cannot hold NUL (nor UTF-8 a lone surrogate): invalid input, not a failed INSERT. The
+    API's edge refuses such a body first; this keeps the rule for every other caller of these models."""
+    if not all_storable(data):
+        raise ValueError("text must not contain NUL characters or lone surrogates")
     return data
 
 

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from inventory_sync.domain.limits import bounded_id
 from inventory_sync.errors import Unprocessable
 
 MAX_PAGE = 200
@@ -26,14 +27,15 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> int | None:
+    """The id a cursor points past; anything but one this service made (a bounded integer id) is a 422."""
     if not cursor:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        last_id = int(value["id"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise Unprocessable("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor"}]) from exc
-    if last_id <= 0:
+    except (ValueError, binascii.Error, RecursionError):  # not base64, not UTF-8, not JSON
+        value = None
+    last_id = bounded_id(value.get("id")) if isinstance(value, dict) else None
+    if last_id is None:
         raise Unprocessable("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor"}])
     return last_id
 

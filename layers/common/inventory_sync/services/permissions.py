@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import psycopg
 
 from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy
 from inventory_sync.adapters.graph.credentials import CredentialStore
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.token import TokenProvider
-from inventory_sync.db.rows import Tenant
+from inventory_sync.db.rows import Tenant, User
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.registry import PolicyType, RuntimeRegistry
+from inventory_sync.services.access import OWNER_ROLES, require_member
 
 CACHE_SECONDS = 300
 _OUTCOMES = {ErrorCode.GRAPH_FORBIDDEN: "forbidden", ErrorCode.GRAPH_NOT_FOUND: "not_found"}
@@ -103,3 +107,30 @@ class ReportCache:
         """A new credential: the next check probes again."""
         with self._lock:
             self._items.pop(tenant_id, None)
+
+
+class PermissionChecks:
+    """The check as the API offers it: the tenant's owners ask, the answer comes from the cache for a few
+    minutes (or is probed afresh), and a credential change drops the cached report and tokens."""
+
+    def __init__(self, reports: ReportCache, tokens: TokenProvider,
+                 probe: Callable[[Tenant], PermissionReport]) -> None:
+        self._reports, self._tokens, self._probe = reports, tokens, probe
+
+    @staticmethod
+    def tenant(conn: psycopg.Connection, user: User, tenant_id: int) -> Tenant:
+        """The tenant to check, for its owners only (404 to strangers, 403 to other members)."""
+        return require_member(conn, tenant_id, user, OWNER_ROLES)
+
+    def report(self, tenant: Tenant, *, refresh: bool) -> PermissionReport:
+        """For a tenant `tenant` returned (so after its membership check): cached, unless `refresh`."""
+        report = None if refresh else self._reports.get(tenant.id)
+        if report is None:
+            report = self._probe(tenant)
+            self._reports.put(report)
+        return report
+
+    def forget(self, tenant: Tenant) -> None:
+        """The tenant's credential changed: its next check probes again, with a new token."""
+        self._reports.forget(tenant.id)
+        self._tokens.forget(tenant.graph_tenant_id)

@@ -4,34 +4,67 @@ Platform administrators create, list, rename, enable/disable and schedule tenant
 owners set its Graph credential and manage its members. Every change writes its audit event (with the
 actor's snapshot) in the caller's transaction, so the change and its record commit together. A credential
 goes to Secrets Manager only, as the last step before the commit: when Secrets Manager refuses it, the
-transaction rolls back and nothing of the change stays.
+transaction rolls back and nothing of the change stays; when the commit fails after it, `committing` puts
+the previous secret back. Both change, or neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 
 from inventory_sync.db import audit, tenants
-from inventory_sync.db.rows import Member, TenantWithRole
+from inventory_sync.db.rows import Member, Tenant, TenantWithRole
 from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
 from inventory_sync.errors import Conflict, NotFound, Unavailable
+from inventory_sync.observability import logger
 from inventory_sync.services.access import Caller, actor_of, require_admin, require_tenant_manager
 from inventory_sync.services.paging import Page, decode_cursor
 
+if TYPE_CHECKING:
+    from inventory_sync.adapters.graph.credentials import StoredCredential
+
 
 class CredentialWriter(Protocol):
-    def put(self, tenant_id: int, value: dict[str, str]) -> None: ...
+    def put(self, tenant_id: int, value: dict[str, str]) -> StoredCredential: ...
 
-    def delete(self, tenant_id: int) -> None: ...
+    def restore(self, stored: StoredCredential) -> bool: ...
 
 
 class TenantAdmin:
-    def __init__(self, credentials: CredentialWriter) -> None:
+    """One request's tenant administration. `credential_changed(tenant)` is told after a commit that changed a
+    tenant's credential (the process drops what it cached of the old one)."""
+
+    def __init__(self, credentials: CredentialWriter, credential_changed: Callable[[Tenant], None]) -> None:
         self._credentials = credentials
+        self._credential_changed = credential_changed
+        self._stored: list[StoredCredential] = []
+        self._changed: list[Tenant] = []
+
+    @contextlib.contextmanager
+    def committing(self) -> Iterator[None]:
+        """Around the request's transaction: when it does not commit, every credential stored during it is
+        taken back (a new secret deleted, a replaced one made current again), and a database failure is a 503
+        that says nothing changed; when it commits, the caches of the old credential are dropped."""
+        try:
+            yield
+        except BaseException as exc:
+            for stored in reversed(self._stored):
+                if not self._credentials.restore(stored):
+                    logger.error("a credential stored for a change that did not commit could not be taken back",
+                                 extra={"tenant_id": stored.tenant_id})
+            if isinstance(exc, psycopg.Error):
+                raise Unavailable("the change could not be committed (database); nothing was changed") from None
+            raise
+        finally:
+            self._stored = []
+        for tenant in self._changed:
+            self._credential_changed(tenant)
+        self._changed = []
 
     @staticmethod
     def _event(conn: psycopg.Connection, caller: Caller, tenant_id: int, action: str, resource_type: str,
@@ -39,36 +72,38 @@ class TenantAdmin:
         audit.insert(conn, NewAuditEvent(tenant_id, actor_of(caller.user), action, resource_type,
                                                resource_id, "success", metadata, correlation_id))
 
-    def _store(self, tenant_id: int, credential: CredentialIn) -> None:
+    def _store(self, tenant: Tenant, credential: CredentialIn) -> None:
         from inventory_sync.adapters.graph.credentials import CredentialStoreError
 
         try:
-            self._credentials.put(tenant_id, credential.secret_value())
+            self._stored.append(self._credentials.put(tenant.id, credential.secret_value()))
         except CredentialStoreError:
             raise Unavailable("the credential could not be stored (Secrets Manager); nothing was changed") from None
+        self._changed.append(tenant)
 
     # -- tenants -----------------------------------------------------------------------------------------
-    def create(self, conn: psycopg.Connection, caller: Caller, body: TenantCreate, correlation_id: str | None,
-               stored: Callable[[int], None]) -> TenantWithRole:
-        """A new tenant, its `tenant.created` event, then its credential. `stored(tenant_id)` is told once the
-        credential is in Secrets Manager, so that a failed commit can take it back."""
+    def create(self, conn: psycopg.Connection, caller: Caller, body: TenantCreate,
+               correlation_id: str | None) -> TenantWithRole:
+        """A new tenant, its `tenant.created` event, then its credential (inside `committing`). A directory is
+        onboarded once (409)."""
         require_admin(caller, "create tenants")
-        tenant = tenants.create(conn, name=body.name, graph_tenant_id=body.graph_tenant_id,
-                                graph_client_id=body.credential.client_id,
-                                scheduled_sync_enabled=body.scheduled_sync_enabled)
+        if tenants.directory_taken(conn, body.graph_tenant_id):
+            raise _directory_taken()
+        try:
+            tenant = tenants.create(conn, name=body.name, graph_tenant_id=body.graph_tenant_id,
+                                    graph_client_id=body.credential.client_id,
+                                    scheduled_sync_enabled=body.scheduled_sync_enabled)
+        except tenants.DirectoryTaken:
+            raise _directory_taken() from None
         self._event(conn, caller, tenant.id, "tenant.created", "tenant", str(tenant.id),
                     {"name": tenant.name, "graph_tenant_id": tenant.graph_tenant_id,
                      "scheduled_sync_enabled": tenant.scheduled_sync_enabled}, correlation_id)
         self._event(conn, caller, tenant.id, "tenant.credential.set", "tenant", str(tenant.id),
                     body.credential.audit_metadata(), correlation_id)
-        self._store(tenant.id, body.credential)
-        stored(tenant.id)
+        self._store(tenant, body.credential)
         row = tenants.view(conn, tenant.id, caller.user.id)
         assert row is not None
         return row
-
-    def forget_credential(self, tenant_id: int) -> None:
-        self._credentials.delete(tenant_id)
 
     def visible_tenants(self, conn: psycopg.Connection, caller: Caller, cursor: str | None,
                         limit: int) -> Page[TenantWithRole]:
@@ -86,7 +121,10 @@ class TenantAdmin:
                correlation_id: str | None) -> TenantWithRole:
         current = self.get(conn, caller, tenant_id)  # 404 for strangers, before saying who may do what
         require_admin(caller, "change tenants")
-        result = tenants.update(conn, tenant_id, patch.changes())
+        try:
+            result = tenants.update(conn, tenant_id, patch.changes())
+        except tenants.DirectoryTaken:
+            raise _directory_taken() from None
         assert result is not None
         before, after = result
         if after:
@@ -97,11 +135,13 @@ class TenantAdmin:
 
     def set_credential(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, credential: CredentialIn,
                        correlation_id: str | None) -> None:
-        require_tenant_manager(conn, tenant_id, caller)  # 404 for strangers, 403 for members who are not owners
+        """Inside `committing`: the tenant row stays locked until the commit, so changes of one tenant's
+        credential follow one another."""
+        tenant = require_tenant_manager(conn, tenant_id, caller)  # 404 for strangers, 403 for non-owners
         tenants.update(conn, tenant_id, {"graph_client_id": credential.client_id})
         self._event(conn, caller, tenant_id, "tenant.credential.set", "tenant", str(tenant_id),
                     credential.audit_metadata(), correlation_id)
-        self._store(tenant_id, credential)
+        self._store(tenant, credential)
 
     # -- members -----------------------------------------------------------------------------------------
     def members(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> list[Member]:
@@ -110,10 +150,12 @@ class TenantAdmin:
 
     def put_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, body: MemberIn,
                    correlation_id: str | None) -> tuple[bool, Member]:
-        """Add or change a membership (the user row is created on first sight). (created?, member)."""
+        """Add or change a membership. (created?, member). The user row is created on first sight with the
+        body's email and name; an existing user's profile stays as their own token set it: it is shared by
+        every tenant they belong to, so no owner of one tenant may rewrite it."""
         require_tenant_manager(conn, tenant_id, caller)
         current = dict(tenants.lock_memberships(conn, tenant_id))
-        user = tenants.upsert_user(conn, subject=body.subject, email=body.email, name=body.name)
+        user = tenants.ensure_user(conn, subject=body.subject, email=body.email, name=body.name)
         previous = current.get(user.id)
         if previous == "owner" and body.role != "owner":
             self._keep_an_owner(current, user.id)
@@ -150,3 +192,7 @@ class TenantAdmin:
         if not any(role == "owner" for uid, role in current.items() if uid != leaving):
             raise Conflict("a tenant keeps at least one owner: make someone else owner first")
 
+
+
+def _directory_taken() -> Conflict:
+    return Conflict("a tenant is already onboarded on this directory")

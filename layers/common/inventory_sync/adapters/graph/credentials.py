@@ -63,21 +63,62 @@ class CredentialStore:
         raise GraphError(ErrorCode.CREDENTIALS_MISSING,
                          f"secret {name} has neither client_secret nor certificate_pem + private_key_pem")
 
-    def put(self, tenant_id: int, value: dict[str, str]) -> None:
-        """Store a tenant's credential (creating its secret on first use). Raises CredentialStoreError, whose
-        message never holds the value."""
+    def put(self, tenant_id: int, value: dict[str, str]) -> StoredCredential:
+        """Store a tenant's credential (creating its secret on first use); what it returns undoes it (`restore`).
+        Raises CredentialStoreError, whose message never holds the value."""
         from aws_lambda_powertools.utilities.parameters.exceptions import SetSecretError
 
         name = f"{self.prefix}{tenant_id}"
+        refused: tuple[type[Exception], ...] = (SetSecretError, *self._client_errors())
         try:
-            self._secrets().set(name, value)
-        except SetSecretError:
+            previous = self._current_version(name)
+            answer = self._secrets().set(name, value)
+        except refused:
             raise CredentialStoreError(f"could not store secret {name}") from None
-        self._secrets().clear_cache()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated; the new secret is read from now on
+        finally:
+            self._secrets().clear_cache()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+        return StoredCredential(tenant_id, answer["VersionId"], previous)
 
-    def delete(self, tenant_id: int) -> None:
-        """Take back a credential stored for a tenant whose creation did not commit."""
-        self._secrets().client.delete_secret(SecretId=f"{self.prefix}{tenant_id}", ForceDeleteWithoutRecovery=True)
+    def restore(self, stored: StoredCredential) -> bool:
+        """Undo `put`: a new secret is deleted; otherwise the version that was current becomes current again,
+        only while the version `put` stored still is (a later change wins). True when undone."""
+        name = f"{self.prefix}{stored.tenant_id}"
+        client = self._secrets().client
+        try:
+            if stored.previous_version is None:
+                client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+            else:
+                client.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT",
+                                                   MoveToVersionId=stored.previous_version,
+                                                   RemoveFromVersionId=stored.version)
+        except self._client_errors():
+            return False
+        finally:
+            self._secrets().clear_cache()  # type: ignore[no-untyped-call]
+        return True
+
+    def _current_version(self, name: str) -> str | None:
+        client = self._secrets().client
+        try:
+            stages = client.describe_secret(SecretId=name).get("VersionIdsToStages") or {}
+        except client.exceptions.ResourceNotFoundException:
+            return None
+        return next((version for version, labels in stages.items() if "AWSCURRENT" in labels), None)
+
+    @staticmethod
+    def _client_errors() -> tuple[type[Exception], ...]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (BotoCoreError, ClientError)
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    """A credential version `put` made current, and the one it replaced (None: the secret was new)."""
+
+    tenant_id: int
+    version: str
+    previous_version: str | None
 
 
 class CredentialStoreError(RuntimeError):

@@ -1,4 +1,9 @@
-"""App-only tokens (OAuth2 client credentials), cached per tenant until shortly before expiry.
+"""App-only tokens (OAuth2 client credentials), cached until shortly before expiry.
+
+A token is cached under the credential that earned it (directory, client id and a fingerprint of the secret
+material, never the material): a caller holding a wrong secret for a directory and client id another tenant
+uses gets its own token request refused, not the other tenant's token; and a changed credential stops the old
+token at once, wherever the new one is read.
 
 Not msal: msal insists on an https authority with instance discovery, which rules out the
 plain-http loopback Graph stand-in the design requires for local runs and tests. The client
@@ -7,6 +12,9 @@ credentials grant is one form POST, so a small, tested client is the smaller dep
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,20 +40,38 @@ class TokenProvider:
     def __init__(self, authority_host: str, graph_base_url: str) -> None:
         self.authority_host = authority_host.rstrip("/")
         self.scope = graph_base_url.rstrip("/") + "/.default"
-        self._cache: dict[tuple[str, str], _Cached] = {}
+        self._cache: dict[tuple[str, str, str], _Cached] = {}
         self._lock = threading.Lock()
+        self._key = secrets.token_bytes(32)  # fingerprints mean nothing outside this process
         self.requests = 0
 
     def token(self, graph_tenant_id: str, client_id: str, credential: Credential, *,
               force_refresh: bool = False) -> str:
-        key = (graph_tenant_id, client_id)
+        key = (graph_tenant_id.lower(), client_id.lower(), self._fingerprint(credential))
         with self._lock:
             cached = self._cache.get(key)
             if cached and not force_refresh and cached.expires_at - REFRESH_MARGIN_SECONDS > time.time():
                 return cached.token
             fresh = self._request(graph_tenant_id, client_id, credential)
+            # one token per directory and client: another credential's token goes (it was changed)
+            for other in [k for k in self._cache if k[:2] == key[:2]]:
+                del self._cache[other]
             self._cache[key] = fresh
             return fresh.token
+
+    def forget(self, graph_tenant_id: str) -> None:
+        """Drop the directory's tokens (its tenant's credential changed)."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == graph_tenant_id.lower()]:
+                del self._cache[key]
+
+    def _fingerprint(self, credential: Credential) -> str:
+        """A keyed hash of the secret material: tells credentials apart, reveals nothing of them."""
+        if isinstance(credential, CertificateCredential):
+            material = f"certificate\0{credential.certificate_pem}\0{credential.private_key_pem}"
+        else:
+            material = f"secret\0{credential.client_secret}"
+        return hmac.new(self._key, material.encode(), hashlib.sha256).hexdigest()
 
     def _request(self, graph_tenant_id: str, client_id: str, credential: Credential) -> _Cached:
         url = f"{self.authority_host}/{quote(graph_tenant_id, safe='')}/oauth2/v2.0/token"
@@ -84,7 +110,6 @@ def client_assertion(credential: CertificateCredential, client_id: str, token_ur
     """The signed JWT (RS256, x5t = SHA-1 thumbprint of the certificate) that proves possession of the
     app certificate."""
     import base64
-    import hashlib
     import uuid
 
     import jwt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import psycopg
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -16,10 +15,10 @@ from inventory_sync.api.context import (
     Id,
     Limit,
     as_caller,
-    container,
     correlation_id,
     errors_for,
     no_content,
+    permission_checks,
     session,
     tenant_admin,
 )
@@ -31,7 +30,6 @@ from inventory_sync.api.models import (
     TenantPage,
 )
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
-from inventory_sync.services.access import OWNER_ROLES, require_member
 
 router = APIGatewayHttpRouter()
 
@@ -40,14 +38,8 @@ router = APIGatewayHttpRouter()
 def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
     """Platform administrators: onboard a tenant with its Graph credential (kept in Secrets Manager only)."""
     service = tenant_admin(router)
-    stored: list[int] = []
-    try:
-        with as_caller(router) as (conn, caller):
-            view = service.create(conn, caller, body, correlation_id(router), stored.append)
-    except psycopg.Error:
-        for tenant_id in stored:  # the commit failed after the credential was stored: take it back
-            service.forget_credential(tenant_id)
-        raise
+    with service.committing(), as_caller(router) as (conn, caller):
+        view = service.create(conn, caller, body, correlation_id(router))
     return Response(201, content_types.APPLICATION_JSON, TenantOut.model_validate(view),
                     headers={"Location": f"/tenants/{view.id}"})
 
@@ -77,10 +69,9 @@ def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> Tenant
 @router.put("/tenants/<tenant_id>/credential", responses={204: no_content("Stored"), **WRITE_ERRORS})
 def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
     """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
-    with as_caller(router) as (conn, caller):
-        tenant_admin(router).set_credential(conn, caller, tenant_id, body, correlation_id(router))
-    built = container(router)
-    built.permission_reports.forget(tenant_id)
+    service = tenant_admin(router)
+    with service.committing(), as_caller(router) as (conn, caller):
+        service.set_credential(conn, caller, tenant_id, body, correlation_id(router))
     return Response(204, None, None)
 
 
@@ -109,19 +100,11 @@ def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
     return Response(204, None, None)
 
 
-
 @router.get("/tenants/<tenant_id>/permission-check",
          responses={200: {"description": "OK"}, **errors_for(400, 401, 403, 404, 413, 422)})
 def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
+    checks = permission_checks(router)
     with session(router) as (conn, user):
-        tenant = require_member(conn, tenant_id, user, OWNER_ROLES)
-    from inventory_sync.services import permissions  # the Graph client: this route only
-
-    built = container(router)
-    report = None if refresh else built.permission_reports.get(tenant_id)
-    if report is None:
-        report = permissions.check(tenant, built.registry, built.credentials, built.tokens,
-                                   built.settings.graph_base_url)
-        built.permission_reports.put(report)
-    return PermissionCheckOut.model_validate(report)
+        tenant = checks.tenant(conn, user, tenant_id)
+    return PermissionCheckOut.model_validate(checks.report(tenant, refresh=refresh))

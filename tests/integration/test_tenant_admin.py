@@ -267,3 +267,126 @@ def test_a_secrets_manager_failure_leaves_no_half_onboarded_tenant(api, db: psyc
     assert status == 503
     assert _rows(db, "SELECT graph_client_id FROM tenants WHERE id = %s", kept["id"]) == [(CLIENT_ID,)]
     assert _rows(db, "SELECT count(*) FROM audit_logs") == audit_before
+
+
+def test_a_member_put_never_rewrites_another_users_profile(api, db: psycopg.Connection) -> None:
+    """The users row is shared by every tenant a user belongs to: an owner of A naming B's owner with another
+    email and name changes A's membership, never B's view of that user or B's audit trail."""
+    a, b = factories.tenant(db, "A"), factories.tenant(db, "B")
+    factories.member(db, a.id, "alice", "owner")
+    bob = factories.member(db, b.id, "bob", "owner", email="bob@contoso.com", name="Bob")  # as his token says
+    status, member, _ = call(api, "PUT", f"/tenants/{a.id}/members", "alice",
+                             {"subject": "bob", "email": "ceo@attacker.example", "name": "IT Security", "role": "reader"})
+    assert status == 201 and member["role"] == "reader"
+    assert (member["email"], member["name"]) == ("bob@contoso.com", "Bob")  # what bob's own token said
+    assert _rows(db, "SELECT email, name FROM users WHERE id = %s", bob.id) == [("bob@contoso.com", "Bob")]
+    _, listed, _ = call(api, "GET", f"/tenants/{b.id}/members", "bob")
+    assert [(m["email"], m["name"]) for m in listed["items"]] == [("bob@contoso.com", "Bob")]
+    # bob's next change from a token without email and name claims: the actor snapshot is his own profile
+    response = api.lambda_handler(http_event("PUT", f"/tenants/{b.id}/members", body={"subject": "zoe", "role": "reader"},
+                                             claims=claims_for("bob")), FakeContext())
+    assert response["statusCode"] == 201
+    assert _rows(db, "SELECT actor_email, actor_name FROM audit_logs WHERE tenant_id = %s", b.id) == [
+        ("bob@contoso.com", "Bob")]
+    # a subject never seen is created with the profile the owner gave
+    status, zed, _ = call(api, "PUT", f"/tenants/{a.id}/members", "alice",
+                          {"subject": "zed", "email": "zed@a.example", "name": "Zed", "role": "reader"})
+    assert status == 201 and (zed["email"], zed["name"]) == ("zed@a.example", "Zed")
+
+
+def test_a_directory_is_onboarded_once(api, db: psycopg.Connection) -> None:
+    directory = f"fabrikam-{uuid.uuid4().hex[:8]}.onmicrosoft.com"
+    status, first, _ = as_admin(api, "POST", "/tenants", new_tenant("First", directory=directory))
+    assert status == 201
+    before = _rows(db, "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM audit_logs)")
+    for spelling in (directory, directory.upper()):
+        status, problem, _ = as_admin(api, "POST", "/tenants", new_tenant("Second", directory=spelling,
+                                                                          secret="guessed-secret-456"))
+        assert status == 409 and problem["detail"] == "a tenant is already onboarded on this directory"
+    assert _rows(db, "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM audit_logs)") == before
+    names = [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
+    assert names == [f"inventory-sync/tenants/{first['id']}"]
+    # an older tenant made inactive keeps the directory: onboarding it again is refused, as is a second active
+    as_admin(api, "PATCH", f"/tenants/{first['id']}", {"status": "inactive"})
+    assert as_admin(api, "POST", "/tenants", new_tenant("Third", directory=directory))[0] == 409
+    other = factories.tenant(db, "Other", status="inactive")
+    db.execute("UPDATE tenants SET graph_tenant_id = %s WHERE id = %s", (directory, other.id))
+    assert as_admin(api, "PATCH", f"/tenants/{other.id}", {"status": "active"})[0] == 200
+    assert as_admin(api, "PATCH", f"/tenants/{first['id']}", {"status": "active"})[0] == 409
+    assert _rows(db, "SELECT status FROM tenants WHERE id = %s", first["id"]) == [("inactive",)]
+
+
+def test_a_changed_credential_stops_the_old_token_at_once(api, db: psycopg.Connection, stack, graph) -> None:
+    """The token cache is keyed on the credential (a fingerprint of it): a wrong secret for a directory and
+    client id whose token is cached gets no token; the permission check after a change probes with the new one."""
+    directory = f"fabrikam-{uuid.uuid4().hex[:8]}.onmicrosoft.com"
+    graph.add_tenant(directory, CLIENT_ID, SECRET)
+    _, tenant, _ = as_admin(api, "POST", "/tenants", new_tenant(directory=directory))
+    factories.member(db, tenant["id"], "oscar", "owner")
+    path = f"/tenants/{tenant['id']}/permission-check"
+    status, report, _ = call(api, "GET", path, "oscar")
+    assert status == 200 and report["token_error"] is None, report
+
+    status, _, _ = call(api, "PUT", f"/tenants/{tenant['id']}/credential", "oscar",
+                        {"client_id": CLIENT_ID, "client_secret": "a-wrong-secret-789"})
+    assert status == 204
+    status, report, _ = call(api, "GET", path, "oscar")
+    assert status == 200 and report["token_error"] is not None and "graph_auth_failed" in report["token_error"]
+    # and back: the right secret is a token again
+    call(api, "PUT", f"/tenants/{tenant['id']}/credential", "oscar", {"client_id": CLIENT_ID, "client_secret": SECRET})
+    assert call(api, "GET", path, "oscar")[1]["token_error"] is None
+
+
+def test_a_wrong_secret_never_gets_the_token_cached_for_the_right_one(graph) -> None:
+    from inventory_sync.adapters.graph.credentials import ClientSecretCredential
+    from inventory_sync.adapters.graph.errors import GraphError
+    from inventory_sync.adapters.graph.token import TokenProvider
+    from inventory_sync.domain.error_codes import ErrorCode
+
+    directory = f"contoso-{uuid.uuid4().hex[:8]}.onmicrosoft.com"
+    graph.add_tenant(directory, CLIENT_ID, SECRET)
+    tokens = TokenProvider(graph.base_url, graph.base_url)
+    issued = tokens.token(directory, CLIENT_ID, ClientSecretCredential(SECRET))
+    assert tokens.token(directory, CLIENT_ID, ClientSecretCredential(SECRET)) == issued and tokens.requests == 1
+    with pytest.raises(GraphError) as refused:
+        tokens.token(directory, CLIENT_ID, ClientSecretCredential("guessed-secret"))
+    assert refused.value.code == ErrorCode.GRAPH_AUTH_FAILED and tokens.requests == 2
+    assert SECRET not in repr(tokens.__dict__)  # keyed on a fingerprint, never the secret
+    tokens.forget(directory.upper())
+    assert tokens.token(directory, CLIENT_ID, ClientSecretCredential(SECRET)) and tokens.requests == 3
+
+
+def _fail_commits_of(db: psycopg.Connection, action: str) -> None:
+    """From now on a transaction that writes an audit row of `action` fails at COMMIT (a deferred constraint
+    trigger): the commit itself fails, after every statement of the request succeeded."""
+    db.execute("CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
+               " $$ BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$")
+    db.execute(f"CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON audit_logs DEFERRABLE INITIALLY DEFERRED"
+               f" FOR EACH ROW WHEN (NEW.action = '{action}') EXECUTE FUNCTION refuse_commit()")
+
+
+def test_a_credential_change_that_does_not_commit_changes_neither(api, db: psycopg.Connection) -> None:
+    _, tenant, _ = as_admin(api, "POST", "/tenants", new_tenant())
+    factories.member(db, tenant["id"], "oscar", "owner")
+    before = _rows(db, "SELECT (SELECT count(*) FROM audit_logs), (SELECT graph_client_id FROM tenants WHERE id = %s)",
+                   tenant["id"])
+    _fail_commits_of(db, "tenant.credential.set")
+
+    other_client = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+    status, problem, _ = call(api, "PUT", f"/tenants/{tenant['id']}/credential", "oscar",
+                              {"client_id": other_client, "client_secret": "never-committed-secret"})
+    assert status == 503 and "nothing was changed" in problem["detail"]
+    assert _rows(db, "SELECT (SELECT count(*) FROM audit_logs), (SELECT graph_client_id FROM tenants WHERE id = %s)",
+                 tenant["id"]) == before
+    assert _secret_of(tenant["id"]) == {"client_secret": SECRET}  # the previous value is current again
+    # onboarding whose commit fails leaves no tenant and no secret
+    status, _, _ = as_admin(api, "POST", "/tenants", new_tenant("Lost"))
+    assert status == 503
+    assert [r[0] for r in _rows(db, "SELECT name FROM tenants")] == ["Fabrikam"]
+    names = [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
+    assert names == [f"inventory-sync/tenants/{tenant['id']}"]
+
+    db.execute("DROP TRIGGER refuse_commit ON audit_logs")
+    assert call(api, "PUT", f"/tenants/{tenant['id']}/credential", "oscar",
+                {"client_id": other_client, "client_secret": "committed-secret"})[0] == 204
+    assert _secret_of(tenant["id"]) == {"client_secret": "committed-secret"}

@@ -93,3 +93,29 @@ def test_msal_is_vendored_from_its_registry_package_with_its_licence() -> None:
     assert re.match(r"/\*! @azure/msal-browser v\d+\.\d+\.\d+ ", bundle)
     assert "MIT License" in (STATIC / "vendor" / "msal-browser.LICENSE.txt").read_text()
     assert "@azure/msal-browser@" in (ROOT / "Makefile").read_text()  # how to refresh it
+
+
+@pytest.mark.parametrize("path", ["/console/" + "a" * 300 + ".js", "/console/" + "b/" * 40 + "c" * 260,
+                                  "/console/%00", "/console/\x00.js", "/console/index.html\x00.png",
+                                  "/console/\ud800.js"])
+def test_names_the_file_system_refuses_are_404_with_the_headers(console, path) -> None:
+    """A name over the file system's limit or with a NUL raised (OSError, ValueError): API Gateway then answered
+    a bare 500 without the console's headers, to anyone."""
+    answer = _get(console, path)
+    assert answer["statusCode"] == 404, answer
+    assert answer["headers"]["X-Content-Type-Options"] == "nosniff" and answer["headers"]["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in answer["headers"]["Content-Security-Policy"]
+
+
+def test_an_unexpected_error_is_a_problem_document_with_the_headers(console, monkeypatch, capsys) -> None:
+    def broken(method: str, path: str, config: dict) -> dict:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(console, "respond", broken)
+    answer = _get(console, "/console/")
+    assert answer["statusCode"] == 500
+    assert answer["headers"]["Content-Type"] == "application/problem+json"
+    assert answer["headers"]["X-Content-Type-Options"] == "nosniff" and answer["headers"]["Cache-Control"] == "no-store"
+    assert json.loads(answer["body"]) == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                                          "detail": "internal error"}
+    assert "boom" not in answer["body"] and "RuntimeError" in capsys.readouterr().err  # logged, not answered

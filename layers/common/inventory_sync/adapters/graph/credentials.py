@@ -71,7 +71,7 @@ class CredentialStore:
         name = f"{self.prefix}{tenant_id}"
         refused: tuple[type[Exception], ...] = (SetSecretError, *self._client_errors())
         try:
-            previous = self._current_version(name)
+            previous = self._current_value(name)
             answer = self._secrets().set(name, value)
         except refused:
             raise CredentialStoreError(f"could not store secret {name}") from None
@@ -80,30 +80,30 @@ class CredentialStore:
         return StoredCredential(tenant_id, answer["VersionId"], previous)
 
     def restore(self, stored: StoredCredential) -> bool:
-        """Undo `put`: a new secret is deleted; otherwise the version that was current becomes current again,
-        only while the version `put` stored still is (a later change wins). True when undone."""
+        """Undo `put`: a new secret is deleted; a replaced one gets its previous value back as its current
+        version, only while the version `put` stored is still current (a later change wins). True when undone."""
         name = f"{self.prefix}{stored.tenant_id}"
         client = self._secrets().client
         try:
-            if stored.previous_version is None:
+            if stored.previous_value is None:
                 client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
-            else:
-                client.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT",
-                                                   MoveToVersionId=stored.previous_version,
-                                                   RemoveFromVersionId=stored.version)
+                return True
+            stages = client.describe_secret(SecretId=name).get("VersionIdsToStages") or {}
+            if "AWSCURRENT" not in stages.get(stored.version, []):
+                return False
+            client.put_secret_value(SecretId=name, SecretString=stored.previous_value)
         except self._client_errors():
             return False
         finally:
             self._secrets().clear_cache()  # type: ignore[no-untyped-call]
         return True
 
-    def _current_version(self, name: str) -> str | None:
+    def _current_value(self, name: str) -> str | None:
         client = self._secrets().client
         try:
-            stages = client.describe_secret(SecretId=name).get("VersionIdsToStages") or {}
+            return client.get_secret_value(SecretId=name).get("SecretString")
         except client.exceptions.ResourceNotFoundException:
             return None
-        return next((version for version, labels in stages.items() if "AWSCURRENT" in labels), None)
 
     @staticmethod
     def _client_errors() -> tuple[type[Exception], ...]:
@@ -114,11 +114,11 @@ class CredentialStore:
 
 @dataclass(frozen=True)
 class StoredCredential:
-    """A credential version `put` made current, and the one it replaced (None: the secret was new)."""
+    """The credential version `put` made current, and the value it replaced (None: the secret was new)."""
 
     tenant_id: int
     version: str
-    previous_version: str | None
+    previous_value: str | None = field(repr=False)  # never in reprs, logs or errors
 
 
 class CredentialStoreError(RuntimeError):

@@ -276,15 +276,16 @@ def test_a_member_put_never_rewrites_another_users_profile(api, db: psycopg.Conn
     factories.member(db, a.id, "alice", "owner")
     bob = factories.member(db, b.id, "bob", "owner", email="bob@contoso.com", name="Bob")  # as his token says
     status, member, _ = call(api, "PUT", f"/tenants/{a.id}/members", "alice",
-                             {"subject": "bob", "email": "ceo@attacker.example", "name": "IT Security", "role": "reader"})
+                             {"subject": "bob", "email": "ceo@attacker.example", "name": "IT Security",
+                              "role": "reader"})
     assert status == 201 and member["role"] == "reader"
     assert (member["email"], member["name"]) == ("bob@contoso.com", "Bob")  # what bob's own token said
     assert _rows(db, "SELECT email, name FROM users WHERE id = %s", bob.id) == [("bob@contoso.com", "Bob")]
     _, listed, _ = call(api, "GET", f"/tenants/{b.id}/members", "bob")
     assert [(m["email"], m["name"]) for m in listed["items"]] == [("bob@contoso.com", "Bob")]
     # bob's next change from a token without email and name claims: the actor snapshot is his own profile
-    response = api.lambda_handler(http_event("PUT", f"/tenants/{b.id}/members", body={"subject": "zoe", "role": "reader"},
-                                             claims=claims_for("bob")), FakeContext())
+    response = api.lambda_handler(http_event("PUT", f"/tenants/{b.id}/members", claims=claims_for("bob"),
+                                             body={"subject": "zoe", "role": "reader"}), FakeContext())
     assert response["statusCode"] == 201
     assert _rows(db, "SELECT actor_email, actor_name FROM audit_logs WHERE tenant_id = %s", b.id) == [
         ("bob@contoso.com", "Bob")]

@@ -14,7 +14,8 @@ from inventory_sync.db.rows import Tenant, User
 def tenant(conn: psycopg.Connection, name: str = "Contoso", *, status: str = "active", scheduled: bool = True,
            graph_tenant_id: str | None = None) -> Tenant:
     """A tenant on its own directory unless one is given (a directory is onboarded once)."""
-    directory = graph_tenant_id or f"{re.sub('[^a-z0-9]+', '', name.lower()) or 't'}-{uuid.uuid4().hex[:8]}.onmicrosoft.com"
+    slug = re.sub("[^a-z0-9]+", "", name.lower()) or "t"
+    directory = graph_tenant_id or f"{slug}-{uuid.uuid4().hex[:8]}.onmicrosoft.com"
     return tenants.create(conn, name=name, graph_tenant_id=directory, graph_client_id="client-app-id",
                           status=status, scheduled_sync_enabled=scheduled)
 

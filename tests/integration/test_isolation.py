@@ -95,3 +95,18 @@ def test_audit_events_carry_the_real_actor(world, db) -> None:
     # the snapshot is what alice's token said at the time (Pipeline's claims carry alice@contoso.com)
     assert rows == [("inventory.sync.dispatched", "user", alice, "alice@contoso.com"),
                     ("inventory.sync.aborted", "user", alice, "alice@contoso.com")]
+
+
+def test_a_removed_member_no_longer_lists_the_tenants_operations(world, db) -> None:
+    """The list follows current membership, like `GET /bulk-operations/{id}` (its own operations included)."""
+    p, a = world["pipeline"], world["a"].id
+    bulk = p.dispatch(a, {}, subject="alice")["bulk_operation_run"]["id"]
+    for query in ({"status": "active"}, None):
+        assert [o["id"] for o in p.api("GET", "/bulk-operations", query=query)[1]["items"]] == [bulk]
+    factories.member(db, a, "olga", "owner")
+    db.execute("DELETE FROM tenant_memberships WHERE tenant_id = %s AND user_id ="
+               " (SELECT id FROM users WHERE subject = 'alice')", (a,))
+    for query in ({"status": "active"}, None):
+        status, page = p.api("GET", "/bulk-operations", query=query)
+        assert status == 200 and page["items"] == [], page
+    assert p.api("GET", f"/bulk-operations/{bulk}")[0] == 404

@@ -151,7 +151,8 @@ def ids(db: psycopg.Connection, tenant_id: int) -> dict[str, int]:
                       " selection_hash, trigger, correlation_id) VALUES (%s, 'inventory', 'sync', 'pending', 1,"
                       " '[]', repeat('a', 64), 'api', 'c') RETURNING id", (tenant_id,)).fetchone()[0]
     run = db.execute("INSERT INTO inventory_sync_runs (tenant_id, bulk_operation_run_id, selection_hash,"
-                     " selection_payload) VALUES (%s, %s, repeat('a', 64), '{}') RETURNING id", (tenant_id, bulk)).fetchone()[0]
+                     " selection_payload) VALUES (%s, %s, repeat('a', 64), '{}') RETURNING id",
+                     (tenant_id, bulk)).fetchone()[0]
     item = db.execute("INSERT INTO inventory_items (tenant_id, policy_type, external_id, payload, content_hash)"
                       " VALUES (%s, 'mobileApp', 'x', '{}', repeat('0', 64)) RETURNING id", (tenant_id,)).fetchone()[0]
     return {"tenant_id": tenant_id, "run_id": run, "item_id": item, "bulk_id": bulk, "user_id": 1}

@@ -116,10 +116,14 @@ def cmd_add(args: argparse.Namespace) -> int:
     stored = None
     try:
         with psycopg.connect(_url()) as conn:  # one transaction: the row exists only if the secret does
+            if tenants.directory_taken(conn, args.graph_tenant_id):
+                raise tenants.DirectoryTaken(args.graph_tenant_id)
             tenant = tenants.create(conn, name=args.name, graph_tenant_id=args.graph_tenant_id,
                                     graph_client_id=args.client_id, scheduled_sync_enabled=not args.no_schedule)
             _store_secret(tenant.id, secret)
             stored = tenant.id
+    except tenants.DirectoryTaken:
+        raise SystemExit(f"invsync: a tenant is already onboarded on {args.graph_tenant_id}") from None
     except psycopg.Error:
         if stored is not None:  # the commit failed after the secret was written: take it back
             _secrets().delete_secret(SecretId=f"{_prefix()}{stored}", ForceDeleteWithoutRecovery=True)

@@ -391,3 +391,29 @@ def test_a_credential_change_that_does_not_commit_changes_neither(api, db: psyco
     assert call(api, "PUT", f"/tenants/{tenant['id']}/credential", "oscar",
                 {"client_id": other_client, "client_secret": "committed-secret"})[0] == 204
     assert _secret_of(tenant["id"]) == {"client_secret": "committed-secret"}
+
+
+def test_migration_0007_deactivates_later_tenants_on_a_taken_directory(fresh_database: str) -> None:
+    """Rows from before the rule: the oldest active tenant of a directory keeps it, later ones become inactive
+    with their audit event, and the index then holds."""
+    from inventory_sync.db import migrate as migrations
+
+    earlier = [m for m in migrations.available_migrations() if m.version < "0007"]
+    rule = next(m for m in migrations.available_migrations() if m.version == "0007")
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        for migration in earlier:
+            conn.execute(migration.sql)
+        ids = [conn.execute("INSERT INTO tenants (name, graph_tenant_id, graph_client_id, status) VALUES"
+                            " (%s, %s, 'c', %s) RETURNING id", row).fetchone()[0]
+               for row in [("A", "shared.onmicrosoft.com", "active"), ("B", "Shared.onmicrosoft.com", "active"),
+                           ("C", "shared.onmicrosoft.com", "inactive"), ("D", "own.onmicrosoft.com", "active"),
+                           ("E", "shared.onmicrosoft.com", "active")]]
+        conn.execute(rule.sql)
+        assert _rows(conn, "SELECT name, status FROM tenants ORDER BY id") == [
+            ("A", "active"), ("B", "inactive"), ("C", "inactive"), ("D", "active"), ("E", "inactive")]
+        assert _rows(conn, "SELECT tenant_id, actor_type, action, metadata FROM audit_logs ORDER BY tenant_id") == [
+            (tid, "system", "tenant.updated", {"changes": {"status": {"from": "active", "to": "inactive"}},
+                                               "reason": "directory already onboarded", "directory_tenant_id": ids[0]})
+            for tid in (ids[1], ids[4])]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("UPDATE tenants SET status = 'active' WHERE id = %s", (ids[1],))

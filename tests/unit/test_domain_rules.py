@@ -898,7 +898,7 @@ def _only_error(error: ValidationError) -> str:
 def test_refusals_say_why() -> None:
     with pytest.raises(ValidationError) as nul:
         TenantPatch.model_validate({"name": "a\x00b"})
-    assert _only_error(nul.value) == "Value error, text must not contain NUL characters"
+    assert _only_error(nul.value) == "Value error, text must not contain NUL characters or lone surrogates"
     with pytest.raises(ValidationError):  # not an object: refused as such, not a crash in the NUL check
         TenantPatch.model_validate(["name"])
     cert_pem, key_pem, _ = _pem_pair()
@@ -932,3 +932,41 @@ def test_a_run_where_every_type_failed_is_failed_and_errors_are_counted() -> Non
     assert only_forbidden.totals()["errors"] == 1
     done = outcomes.EngineResult(units={"a": outcomes.UnitOutcome(complete=True)})
     assert done.totals()["errors"] == 0
+
+
+# -- domain/limits.py: what input the service can hold ---------------------------------------------------------
+
+def test_an_id_is_an_integer_from_1_to_2_53_minus_1() -> None:
+    from inventory_sync.domain.limits import MAX_ID, bounded_id
+
+    assert MAX_ID == 2**53 - 1
+    assert [bounded_id(v) for v in (1, 7, MAX_ID)] == [1, 7, MAX_ID]
+    for value in (0, -1, MAX_ID + 1, 2**63, 10**40, True, False, 1.0, float("inf"), "7", None, [7], {"id": 7}):
+        assert bounded_id(value) is None, value
+
+
+def test_storable_text_has_no_nul_and_no_lone_surrogate() -> None:
+    from inventory_sync.domain.limits import all_storable, storable
+
+    for ok in ("", "a", "é\u0301", "\ud7ff", "\ue000", "\uffff", "\U0010ffff", "\U0001f600", "%00", "\\0"):
+        assert storable(ok), ok
+    for bad in ("\x00", "a\x00", "\ud800", "x\udbff", "\udc00", "\udfff"):
+        assert not storable(bad), bad
+    assert all_storable({"a": ["b", {"c": ("d", 1, None, 2.5, True)}]})
+    assert all_storable("plain") and all_storable(7) and all_storable(None) and all_storable([])
+    for bad in ({"a\x00": 1}, {"a": "\x00"}, ["ok", ["\ud800"]], ("x", "\x00"), {"a": {"b": ["c", "\x00"]}},
+                "\x00"):
+        assert not all_storable(bad), bad
+
+
+def test_json_depth_counts_brackets_outside_strings() -> None:
+    from inventory_sync.domain.limits import MAX_JSON_DEPTH, json_depth
+
+    assert MAX_JSON_DEPTH == 32
+    assert [json_depth(t) for t in ("", "1", '"x"', "[]", "{}", '{"a": [1, {"b": []}]}', "[[]][[[]]]")] == [
+        0, 0, 0, 1, 1, 4, 3]
+    assert json_depth('["[[[[", "{{\\"[["]') == 1  # brackets in strings, escaped quotes included
+    assert json_depth('"\\\\" [[') == 2  # an escaped backslash ends before the closing quote
+    assert json_depth("]]]][") == 1  # stray closers do not go below zero
+    assert json_depth("[" * 20_000) == 20_000 and json_depth('{"a":' * 40 + "1" + "}" * 40) == 40
+    assert json_depth('"unterminated [[[') == 3  # malformed: counted, then refused by the parser

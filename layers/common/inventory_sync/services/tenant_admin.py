@@ -48,7 +48,7 @@ class TenantAdmin:
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
         """Around the request's transaction: when it does not commit, every credential stored during it is
-        taken back (a new secret deleted, a replaced one made current again), and a database failure is a 503
+        taken back (a new secret deleted, a replaced one's previous value put back), and a database failure is a 503
         that says nothing changed; when it commits, the caches of the old credential are dropped."""
         try:
             yield
@@ -123,8 +123,8 @@ class TenantAdmin:
         require_admin(caller, "change tenants")
         try:
             result = tenants.update(conn, tenant_id, patch.changes())
-        except tenants.DirectoryTaken:
-            raise _directory_taken() from None
+        except tenants.DirectoryTaken:  # made active again on a directory another active tenant holds
+            raise Conflict("another active tenant is onboarded on this directory") from None
         assert result is not None
         before, after = result
         if after:

@@ -10,6 +10,8 @@ from typing import Any
 
 import jsonpatch
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from inventory_sync.domain import audit, changes, configuration, items, messages, outcomes, registry, selection
@@ -970,3 +972,36 @@ def test_json_depth_counts_brackets_outside_strings() -> None:
     assert json_depth("]]]][") == 1  # stray closers do not go below zero
     assert json_depth("[" * 20_000) == 20_000 and json_depth('{"a":' * 40 + "1" + "}" * 40) == 40
     assert json_depth('"unterminated [[[') == 3  # malformed: counted, then refused by the parser
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ a,:', max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                         st.text(alphabet='[]{}"\\ a', max_size=4), inner, max_size=3), max_leaves=25)
+
+
+def _nesting(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_nesting(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_nesting(v) for v in value.values()), default=0)
+    return 0
+
+
+@given(_json)
+def test_json_depth_is_the_nesting_of_any_json_document(value: object) -> None:
+    """Strings full of brackets, quotes and backslashes never count; every array and object does."""
+    from inventory_sync.domain.limits import json_depth
+
+    assert json_depth(json.dumps(value)) == _nesting(value)
+
+
+@given(st.text(st.characters(exclude_categories=()), max_size=30))
+def test_storable_is_exactly_what_utf8_postgresql_text_holds(text: str) -> None:
+    from inventory_sync.domain.limits import storable
+
+    try:
+        text.encode("utf-8")
+        encodable = True
+    except UnicodeEncodeError:
+        encodable = False
+    assert storable(text) == (encodable and "\x00" not in text)

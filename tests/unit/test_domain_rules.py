@@ -956,9 +956,10 @@ def test_storable_text_has_no_nul_and_no_lone_surrogate() -> None:
         assert not storable(bad), bad
     assert all_storable({"a": ["b", {"c": ("d", 1, None, 2.5, True)}]})
     assert all_storable("plain") and all_storable(7) and all_storable(None) and all_storable([])
-    for bad in ({"a\x00": 1}, {"a": "\x00"}, ["ok", ["\ud800"]], ("x", "\x00"), {"a": {"b": ["c", "\x00"]}},
-                "\x00"):
-        assert not all_storable(bad), bad
+    unstorable: list[object] = [{"a\x00": 1}, {"a": "\x00"}, ["ok", ["\ud800"]], ("x", "\x00"),
+                                {"a": {"b": ["c", "\x00"]}}, "\x00"]
+    for value in unstorable:
+        assert not all_storable(value), value
 
 
 def test_json_depth_counts_brackets_outside_strings() -> None:

@@ -238,3 +238,18 @@ def test_the_same_commands_over_the_api(live_stack) -> None:
         assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
         assert SECRET not in refused.stdout + refused.stderr
         assert db.execute("SELECT count(*) FROM tenants WHERE name = 'Nope'").fetchone()[0] == 0
+
+
+def test_a_taken_directory_is_refused_by_the_cli_too(database_url, moto_server, db) -> None:
+    first = factories.tenant(db, "First", graph_tenant_id="taken.onmicrosoft.com")
+    result = invsync("tenants", "add", "--name", "Second", "--graph-tenant-id", "taken.onmicrosoft.com",
+                     "--client-id", "app-123", "--client-secret-stdin", stdin=SECRET + "\n")
+    assert result.returncode != 0 and "already onboarded on taken.onmicrosoft.com" in result.stderr
+    assert db.execute("SELECT count(*) FROM tenants").fetchone()[0] == 1
+    assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []
+    older = factories.tenant(db, "Older", status="inactive", graph_tenant_id="older.onmicrosoft.com")
+    db.execute("UPDATE tenants SET graph_tenant_id = 'taken.onmicrosoft.com' WHERE id = %s", (older.id,))
+    enabled = invsync("tenants", "enable", str(older.id))
+    assert enabled.returncode != 0 and "another active tenant holds" in enabled.stderr
+    assert db.execute("SELECT status FROM tenants WHERE id = %s", (older.id,)).fetchone() == ("inactive",)
+    assert first.status == "active"

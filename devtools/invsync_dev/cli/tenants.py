@@ -200,9 +200,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         api.call("PATCH", f"/tenants/{args.tenant_id}", {"status": "active" if args.action == "enable" else "inactive"})
         print(f"tenant {args.tenant_id} {args.action}d")
         return 0
-    with psycopg.connect(_url()) as conn:
-        _tenant_or_exit(conn, args.tenant_id)
-        tenants.set_status(conn, args.tenant_id, "active" if args.action == "enable" else "inactive")
+    try:
+        with psycopg.connect(_url()) as conn:
+            _tenant_or_exit(conn, args.tenant_id)
+            tenants.set_status(conn, args.tenant_id, "active" if args.action == "enable" else "inactive")
+    except psycopg.errors.UniqueViolation:  # migration 0007: one active tenant per directory
+        raise SystemExit(f"invsync: another active tenant holds tenant {args.tenant_id}'s directory") from None
     print(f"tenant {args.tenant_id} {args.action}d")
     return 0
 

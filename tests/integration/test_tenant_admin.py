@@ -417,3 +417,20 @@ def test_migration_0007_deactivates_later_tenants_on_a_taken_directory(fresh_dat
             for tid in (ids[1], ids[4])]
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("UPDATE tenants SET status = 'active' WHERE id = %s", (ids[1],))
+
+
+def test_taking_a_credential_back_never_undoes_a_later_change(stack) -> None:
+    from inventory_sync.adapters.graph.credentials import CredentialStore
+
+    store = CredentialStore("inventory-sync/tenants/")
+    store.put(7, {"client_secret": "first"})
+    second = store.put(7, {"client_secret": "second"})
+    assert store.restore(second) and _secret_of(7) == {"client_secret": "first"}
+    third = store.put(7, {"client_secret": "third"})
+    store.put(7, {"client_secret": "fourth"})  # a later change, committed
+    assert not store.restore(third) and _secret_of(7) == {"client_secret": "fourth"}
+    assert "third" not in repr(third) and "fourth" not in repr(third)  # the previous value stays out of reprs
+    new = store.put(8, {"client_secret": "new"})
+    assert store.restore(new)
+    assert [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]] == [
+        "inventory-sync/tenants/7"]

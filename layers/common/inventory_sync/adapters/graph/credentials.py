@@ -88,8 +88,8 @@ class CredentialStore:
             if stored.previous_value is None:
                 client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
                 return True
-            stages = client.describe_secret(SecretId=name).get("VersionIdsToStages") or {}
-            if "AWSCURRENT" not in stages.get(stored.version, []):
+            # (GetSecretValue, which the API function may call, rather than DescribeSecret, which it may not)
+            if client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["VersionId"] != stored.version:
                 return False
             client.put_secret_value(SecretId=name, SecretString=stored.previous_value)
         except self._client_errors():

@@ -6,7 +6,8 @@ subtypes a real tenant returns. The stand-in fills in ids, names and the values 
 Keys starting with `_` are instructions to the generator, never sent:
 * `_setting`: the configuration field a scripted "modify" changes (a real setting, not a timestamp);
 * `_no_scope_tags`: the type has no `roleScopeTagIds` (Entra objects);
-* `_noise`: reporting fields the generator moves with the tenant's noise epoch.
+* `_noise`: reporting fields the generator moves with the tenant's noise epoch;
+* `_null_name`: the object's name field is null (a default branding profile).
 """
 
 from __future__ import annotations
@@ -123,19 +124,38 @@ def presentation_value(value_id: str, n: int, revision: int = 1) -> dict[str, An
                              "required": True, "maxLength": 1023}}
 
 
-def policy_set_items(members: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
-    """`policySetItem`s for (subtype, payloadId, display name) triples."""
+def policy_set_items(members: list[tuple[str, str, str, str | None]]) -> list[dict[str, Any]]:
+    """`policySetItem`s for (subtype, payloadId, display name, itemType) — itemType None: the subtype's own
+    (`managedAppProtectionPolicySetItem` says which protection: `#microsoft.graph.iosManagedAppProtection`)."""
     items = []
-    for n, (subtype, payload_id, name) in enumerate(members):
+    for n, (subtype, payload_id, name, item_type) in enumerate(members):
         item: dict[str, Any] = {"@odata.type": f"{G}{subtype}", "id": f"{payload_id[:-4]}ps{n:02d}",
                 "createdDateTime": "2026-01-15T08:00:00Z", "lastModifiedDateTime": "2026-02-01T08:00:00Z",
-                "payloadId": payload_id, "itemType": f"{G}{subtype.replace('PolicySetItem', '')}",
+                "payloadId": payload_id, "itemType": f"{G}{item_type or subtype.replace('PolicySetItem', '')}",
                 "displayName": name, "status": "success", "errorCode": "noError", "guidedDeploymentTags": []}
         if subtype == "mobileAppPolicySetItem":
             item["intent"] = "required"
             item["settings"] = None
+        if subtype == "managedAppProtectionPolicySetItem":
+            item["targetedAppManagementLevels"] = "unspecified"
         items.append(item)
     return items
+
+
+def scheduled_actions(policy_id: str, revision: int = 1) -> list[dict[str, Any]]:
+    """A compliance policy's `scheduledActionsForRule` with `$expand=scheduledActionConfigurations`: block at
+    once, notify after a grace period (the value a "modify below" changes), retire much later."""
+    rule_id = f"{policy_id[:-4]}sa00"
+    actions = [("block", 0, ""), ("notification", 24 * revision, "7b9e8c3a-4f52-4a4c-9d1e-5a6b7c8d9e0f"),
+               ("retire", 4320, "")]
+    return [{"@odata.type": f"{G}deviceComplianceScheduledActionForRule", "id": rule_id,
+             "ruleName": "PasswordRequired",
+             "scheduledActionConfigurations@odata.context": "https://graph.microsoft.com/beta/$metadata#"
+                                                            "scheduledActionConfigurations",
+             "scheduledActionConfigurations": [
+                 {"@odata.type": f"{G}deviceComplianceActionItem", "id": f"{rule_id[:-4]}ac{n:02d}",
+                  "gracePeriodHours": hours, "actionType": action, "notificationTemplateId": template,
+                  "notificationMessageCCList": []} for n, (action, hours, template) in enumerate(actions)]}]
 
 
 SHAPES: dict[str, list[dict[str, Any]]] = {
@@ -413,6 +433,16 @@ SHAPES: dict[str, list[dict[str, Any]]] = {
          "companyPortalBlockedActions": [], "showAzureADEnterpriseApps": False, "showOfficeWebApps": True,
          "sendDeviceOwnershipChangePushNotification": True, "enrollmentAvailability": "availableWithPrompts",
          "disableClientTelemetry": False, "_setting": "themeColor"},
+        # the default profile: no profile name of its own; `displayName` is still the company's name
+        {"isDefaultProfile": True, "displayName": "Contoso Ltd", "contactITName": None,
+         "contactITPhoneNumber": None, "contactITEmailAddress": None, "contactITNotes": None,
+         "privacyUrl": None, "onlineSupportSiteUrl": None, "onlineSupportSiteName": None,
+         "themeColor": {"r": 0, "g": 0, "b": 0}, "showLogo": False, "showDisplayNameNextToLogo": False,
+         "themeColorLogo": None, "lightBackgroundLogo": None, "landingPageCustomizedImage": None,
+         "customPrivacyMessage": None, "isRemoveDeviceDisabled": False, "isFactoryResetDisabled": False,
+         "companyPortalBlockedActions": [], "showAzureADEnterpriseApps": False, "showOfficeWebApps": False,
+         "sendDeviceOwnershipChangePushNotification": False, "enrollmentAvailability": "availableWithPrompts",
+         "disableClientTelemetry": False, "_null_name": True, "_setting": "themeColor"},
     ],
     "deviceCategory": [{"_setting": "description"}],
     "conditionalAccessPolicy": [
@@ -446,7 +476,11 @@ SHAPES: dict[str, list[dict[str, Any]]] = {
     "assignmentFilter": [
         {"platform": "windows10AndLater", "rule": '(device.deviceName -startsWith "LAB")',
          "assignmentFilterManagementType": "devices", "roleScopeTags": ["0"], "_no_scope_tags": True,
-         "_setting": "rule"},
+         # server-derived: the assignments that use the filter (moves whenever one is added elsewhere)
+         "payloads": [{"payloadId": "0f9b3c2a-1d4e-4f5a-8b6c-7d8e9f0a1b2c",
+                       "payloadType": "deviceConfigurationAndCompliance",
+                       "groupId": "1b6f0f52-0d6a-4a8f-9d3c-2e1f6c7b8a90", "assignmentFilterType": "include"}],
+         "_noise": ["payloads"], "_setting": "rule"},
         {"platform": "iOS", "rule": '(device.deviceOwnership -eq "Corporate")',
          "assignmentFilterManagementType": "devices", "roleScopeTags": ["0"], "_no_scope_tags": True,
          "_setting": "rule"},

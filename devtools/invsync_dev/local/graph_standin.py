@@ -6,19 +6,28 @@ every assignment target kind), server-side paging with absolute ``@odata.nextLin
 ``$expand=assignments``, ``$batch``, ``request-id`` headers, and scriptable faults per policy type.
 Items are generated from their index on demand, so a 100,000-item tenant costs no memory.
 
-Between syncs a test or the demo can add, remove or modify objects (a real setting changes) and
-"touch" a tenant: only noise moves (server timestamps and versions, reporting counters, OData control
-annotations), as when an administrator saves a policy unchanged or devices report in.
+Between syncs a test or the demo can add, remove or modify objects (a real setting changes: the object's
+change markers move with it) and "touch" a tenant: only noise moves (server timestamps and versions,
+reporting counters, OData control annotations), as when an administrator saves a policy unchanged or devices
+report in. `modify_below` changes configuration below an object, with or without its markers moving.
+
+Honest about cost, as Graph is: a request costs `latency_ms`; a ``$batch`` costs its latency plus
+`batch_item_ms` per sub-request (Graph runs them server-side, not for free); with `window_limit` set, each
+tenant may send that many requests per sliding 20 s (sub-requests counted, as Intune counts them: 1,000 per
+app per tenant) and anything over it is answered 429 with the Retry-After that is actually needed; `$top` is
+honoured up to the endpoint's cap (settings: 1,000, lists: 999).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,7 +40,9 @@ NS = uuid.UUID("6f1c1d44-4a39-4a4f-9d9a-0b7b8f7d3a11")
 NO_FILTER = "00000000-0000-0000-0000-000000000000"
 DEFAULT_TOP = 100
 MAX_TOP = 999
-SETTINGS_PAGE = 25
+SETTINGS_PAGE = 25  # without $top
+SETTINGS_MAX_TOP = 1000
+WINDOW_SECONDS = 20.0
 
 # Types whose objects carry a server-incremented `version` (an integer; app protection: a string).
 VERSIONED = frozenset({"deviceConfiguration", "deviceCompliancePolicy", "deviceEnrollmentConfiguration",
@@ -83,7 +94,12 @@ class StandInTenant:
     extra: dict[str, int] = field(default_factory=dict)  # items added after generation
     versions: dict[tuple[str, int], int] = field(default_factory=dict)  # revision of an object's configuration
     assignment_versions: dict[tuple[str, int], int] = field(default_factory=dict)  # revision of its assignments
+    # revision of the configuration below an object (settings, definition values, scheduled actions), and
+    # how many of those revisions moved its markers (lastModifiedDateTime, version)
+    below_versions: dict[tuple[str, int], int] = field(default_factory=dict)
+    marked_below: dict[tuple[str, int], int] = field(default_factory=dict)
     noise: int = 0  # moves server timestamps, versions, reporting counters and control annotations only
+    window: deque[float] = field(default_factory=deque)  # when each request of the last 20 s was served
 
     def total(self, key: str) -> int:
         return self.counts.get(key, 0) + self.extra.get(key, 0)
@@ -125,6 +141,9 @@ class GraphStandIn:
         self.quirks: dict[str, Quirk] = {}
         self.token_fault: Fault | None = None
         self.latency_ms = latency_ms
+        self.batch_item_ms: int | None = None  # None: latency_ms / 20 (a full $batch costs twice a request)
+        self.window_limit: int | None = None  # requests per tenant per sliding 20 s; None: unlimited
+        self.trace: list[str] | None = None  # when a list: every GET's path (sub-requests too), in order
         self.token_lifetime = 3600
         self.stats: dict[str, int] = {}
         self.issued_tokens: list[str] = []  # every token ever issued (secret-scan tests look for them)
@@ -170,6 +189,30 @@ class GraphStandIn:
             self.faults.clear()
             self.quirks.clear()
             self.token_fault = None
+            self.window_limit = None
+            self.batch_item_ms = None
+            self.trace = None
+
+    def admit(self, tenant: StandInTenant, n: int = 1) -> float:
+        """Counts `n` requests against the tenant's window; 0 when they fit, else the seconds until they
+        would (nothing counted). Without a window limit everything fits."""
+        if self.window_limit is None:
+            return 0.0
+        with self.lock:
+            now = time.monotonic()
+            window = tenant.window
+            while window and window[0] <= now - WINDOW_SECONDS:
+                window.popleft()
+            if len(window) + n <= self.window_limit:
+                window.extend([now] * n)
+                return 0.0
+            oldest_needed = window[len(window) + n - self.window_limit - 1]
+            self._bump("window_refused")
+            return max(0.001, oldest_needed + WINDOW_SECONDS - now)
+
+    def batch_cost_ms(self, sub_requests: int) -> float:
+        per_item = self.latency_ms / 20 if self.batch_item_ms is None else self.batch_item_ms
+        return self.latency_ms + per_item * sub_requests
 
     def count(self, name: str) -> int:
         with self.lock:
@@ -193,6 +236,19 @@ class GraphStandIn:
         with self.lock:
             versions = self.tenants[graph_tenant_id].versions
             versions[(key, index)] = versions.get((key, index), 1) + 1
+
+    def modify_below(self, graph_tenant_id: str, key: str, index: int, markers_move: bool = True) -> None:
+        """Configuration below the object changes (its first setting, definition value, scheduled action);
+        `markers_move=False`: without its lastModifiedDateTime or version moving — what only a full read sees."""
+        with self.lock:
+            tenant = self.tenants[graph_tenant_id]
+            tenant.below_versions[(key, index)] = tenant.below_versions.get((key, index), 0) + 1
+            if markers_move:
+                tenant.marked_below[(key, index)] = tenant.marked_below.get((key, index), 0) + 1
+
+    def below_revision(self, tenant: StandInTenant, key: str, index: int) -> int:
+        """The revision of the configuration below an object: its own, plus changes made below it only."""
+        return tenant.versions.get((key, index), 1) + tenant.below_versions.get((key, index), 0)
 
     def reassign_item(self, graph_tenant_id: str, key: str, index: int) -> None:
         """An assignment change: the object's first assignment moves to another group."""
@@ -220,6 +276,7 @@ class GraphStandIn:
         setting = shape.pop("_setting", None)
         noisy = shape.pop("_noise", [])
         no_scope_tags = shape.pop("_no_scope_tags", False)
+        null_name = shape.pop("_null_name", False)
         revision = tenant.versions.get((key, index), 1)
         noise = tenant.noise
         name = f"{key} {index:05d}"
@@ -229,18 +286,19 @@ class GraphStandIn:
         item["id"] = self.item_id(tenant.graph_tenant_id, key, index)
         if key == "roleScopeTag" and index == 0:
             name, shape["isBuiltIn"] = "Default", True
-        item[ptype.name_field] = name
+        item[ptype.name_field] = None if null_name else name
         item["profileDescription" if key == "intuneBrandingProfile" else "description"] = (
             f"Generated {key} number {index}")
         item |= shape
         if key != "conditionalAccessPolicy" and key != "roleScopeTag":
             item["createdDateTime"] = "2026-01-15T08:00:00Z"
-        stamp = f"2026-11-{1 + (revision + noise) % 27:02d}T10:{noise % 60:02d}:00Z"
+        marked = revision + tenant.marked_below.get((key, index), 0)  # what the markers show
+        stamp = f"2026-11-{1 + (marked + noise) % 27:02d}T{10 + (marked + noise) // 27 % 12:02d}:{noise % 60:02d}:00Z"
         item["modifiedDateTime" if key == "conditionalAccessPolicy" else "lastModifiedDateTime"] = stamp
         if key in VERSIONED:
-            item["version"] = revision + noise
+            item["version"] = marked + noise
         elif key in STRING_VERSIONED:
-            item["version"] = f'"{revision + noise:08x}"'
+            item["version"] = f'"{marked + noise:08x}"'
         if not no_scope_tags:
             tags = ["0"] if index % 3 else ["0", "1"]
             item[ptype.scope_tags_field] = tags
@@ -323,15 +381,25 @@ class GraphStandIn:
 
     def policy_set_items(self, tenant: StandInTenant, index: int) -> list[dict[str, Any]]:
         gid = tenant.graph_tenant_id
-        members: list[tuple[str, str, str]] = []
+        members: list[tuple[str, str, str, str | None]] = []
         for subtype, key in (("deviceConfigurationPolicySetItem", "deviceConfiguration"),
                              ("mobileAppPolicySetItem", "mobileApp"),
                              ("deviceManagementConfigurationPolicyPolicySetItem", "settingsCatalogPolicy")):
             total = tenant.total(key)
             if total:
                 member = (index + tenant.versions.get(("policySet", index), 1) - 1) % total
-                members.append((subtype, self.item_id(gid, key, member), f"{key} {member:05d}"))
-        items = graph_fixtures.policy_set_items(members[: 1 + index % 3])
+                members.append((subtype, self.item_id(gid, key, member), f"{key} {member:05d}", None))
+        members = members[: 1 + index % 3]
+        if index % 4 == 3:  # members whose subtype covers several types: what they are is in `itemType`
+            if tenant.total("iosManagedAppProtection"):
+                members.append(("managedAppProtectionPolicySetItem", self.item_id(gid, "iosManagedAppProtection", 0),
+                                "iosManagedAppProtection 00000", "iosManagedAppProtection"))
+            if tenant.total("deviceEnrollmentConfiguration") > 1:  # index 1: an enrollment status page
+                members.append(("windows10EnrollmentCompletionPageConfigurationPolicySetItem",
+                                self.item_id(gid, "deviceEnrollmentConfiguration", 1),
+                                "deviceEnrollmentConfiguration 00001",
+                                "windows10EnrollmentCompletionPageConfiguration"))
+        items = graph_fixtures.policy_set_items(members)
         for entry in items:
             entry["lastModifiedDateTime"] = f"2026-11-{1 + tenant.noise % 27:02d}T10:00:00Z"
             entry["status"] = "success" if tenant.noise % 2 == 0 else "partialSuccess"
@@ -350,8 +418,11 @@ class GraphStandIn:
               ) -> list[dict[str, Any]] | None:
         """A sub-collection below an object (settings of intents, definition values and their presentation
         values), or None when there is no such thing."""
-        revision = tenant.versions.get((ptype.key, index), 1)
+        revision = self.below_revision(tenant, ptype.key, index)
         noise = tenant.noise
+        if ptype.key == "deviceCompliancePolicy" and path == ["scheduledActionsForRule"]:
+            return graph_fixtures.scheduled_actions(self.item_id(tenant.graph_tenant_id, "deviceCompliancePolicy",
+                                                                 index), revision)
         if ptype.key == "endpointSecurityIntent" and path == ["settings"]:
             return [graph_fixtures.intent_setting(index, n, revision if n == 0 else 1)
                     for n in range(INTENT_SETTINGS + index % 3)]
@@ -374,6 +445,8 @@ class GraphStandIn:
 def _noisy(value: Any, noise: int) -> Any:
     if isinstance(value, bool):
         return value
+    if isinstance(value, list):
+        return value * (1 + noise % 2)
     if isinstance(value, int):
         return value + noise
     if isinstance(value, dict):
@@ -407,6 +480,11 @@ def _revised(value: Any, revision: int) -> Any:
                 break
         return changed
     return f"rev {revision}"
+
+
+# sub-collections that take an $expand, and the one they take
+_BELOW_EXPANDS = {("definitionValues", "definition"), ("presentationValues", "presentation"),
+                  ("scheduledActionsForRule", "scheduledActionConfigurations")}
 
 
 def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
@@ -565,10 +643,17 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _get(self, tenant: StandInTenant, path: str, query: dict[str, list[str]], in_batch: bool = False
                  ) -> tuple[int, Any, dict[str, str], bytes | None]:
+            if not in_batch:  # a $batch's sub-requests were admitted (or refused) by the batch
+                retry_after = standin.admit(tenant)
+                if retry_after:
+                    return 429, {"error": {"code": "TooManyRequests", "message": "window limit"}}, {
+                        "Retry-After": str(math.ceil(retry_after))}, None
             standin._bump("graph_requests")
             with standin.lock:
                 standin.seen["graph_host"] = self.headers.get("Host", "")
-            if standin.latency_ms and not in_batch:  # a $batch costs one round trip, whatever it holds
+                if standin.trace is not None:
+                    standin.trace.append(path)
+            if standin.latency_ms and not in_batch:  # a $batch costs its own time (batch_cost_ms)
                 time.sleep(standin.latency_ms / 1000)
             version, _, rest = path.lstrip("/").partition("/")
             if version not in ("beta", "v1.0"):
@@ -595,13 +680,13 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             index = self._index_of(tenant, ptype, item_id)
             if index is None:
                 return 404, {"error": {"code": "ResourceNotFound", "message": "item not found"}}, {}, None
-            revision = tenant.versions.get((ptype.key, index), 1)
+            revision = standin.below_revision(tenant, ptype.key, index)
             if below == ["assignments"] and ptype.assignments is not Assignments.NONE:
                 return 200, {"value": standin.assignments(tenant, ptype.key, index)}, {}, None
             if below == ["settings"] and ptype.key in ("settingsCatalogPolicy", "compliancePolicy"):
                 total = standin.settings_count(index)
                 skip = int(query.get("$skiptoken", ["0"])[0])
-                top = min(int(query.get("$top", [str(SETTINGS_PAGE)])[0]), SETTINGS_PAGE)
+                top = max(1, min(int(query.get("$top", [str(SETTINGS_PAGE)])[0]), SETTINGS_MAX_TOP))
                 values = [standin.setting(ptype, index, n, revision) for n in range(skip, min(total, skip + top))]
                 body: dict[str, Any] = {"@odata.context": f"{self._base()}/{version}/$metadata#settings",
                                         "value": values}
@@ -613,6 +698,9 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                     return self._quirky(quirk, body, version, rest, query)
                 return 200, body, {}, None
             if below:
+                expand = query.get("$expand", [""])[0]
+                if expand and (below[-1], expand) not in _BELOW_EXPANDS:
+                    return 400, {"error": {"code": "BadRequest", "message": "$expand is not supported here"}}, {}, None
                 found = standin.below(tenant, ptype, index, below)
                 if found is None:
                     return 400, {"error": {"code": "BadRequest", "message": "unsupported segment"}}, {}, None
@@ -701,21 +789,29 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _batch(self, tenant: StandInTenant, body: bytes) -> None:
             standin._bump("batch_requests")
-            if standin.latency_ms:
-                time.sleep(standin.latency_ms / 1000)
             try:
                 requests = json.loads(body)["requests"]
             except (ValueError, KeyError, TypeError):
                 return self._send(400, {"error": {"code": "BadRequest", "message": "invalid batch"}})
             if len(requests) > 20:
                 return self._send(400, {"error": {"code": "BadRequest", "message": "more than 20 requests"}})
+            started = time.monotonic()
             responses = []
             for sub in requests:
+                retry_after = standin.admit(tenant)
+                if retry_after:  # each sub-request counts against the window; the refused ones say when to retry
+                    responses.append({"id": sub["id"], "status": 429,
+                                      "headers": {"Retry-After": str(math.ceil(retry_after))},
+                                      "body": {"error": {"code": "TooManyRequests", "message": "window limit"}}})
+                    continue
                 parts = urlsplit(sub["url"])
                 status, sub_body, headers, raw = self._get(tenant, "/beta" + parts.path, parse_qs(parts.query),
                                                            in_batch=True)
                 responses.append({"id": sub["id"], "status": status, "headers": headers,
                                   "body": sub_body if raw is None else {}})
+            cost = standin.batch_cost_ms(len(requests)) / 1000 - (time.monotonic() - started)
+            if cost > 0:  # its latency plus its sub-requests' server time, less what building them took
+                time.sleep(cost)
             self._send(200, {"responses": responses})
 
     return Handler

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     graph_max_pages: int = Field(default=10_000, ge=1)
     # a single Graph object larger than this (its JSON) is not stored; its type ends with an error
     graph_max_item_bytes: int = Field(default=4 * 2**20, ge=1024)
+    # Graph requests one run sends per sliding 20 s, each $batch sub-request counted: Intune allows 1,000 per
+    # app per tenant; the rest is room for the tenant's other apps
+    graph_requests_per_20s: int = Field(default=800, ge=20, le=2_000)
+    # a run whose tenant and selection were last read in full longer ago than this reads in full again
+    full_read_interval_hours: float = Field(default=24.0, ge=0)
+    # $batch requests one run keeps in flight (all its workers together)
+    graph_batches_in_flight: int = Field(default=8, ge=1, le=32)
     # change rows (what changed per run) older than this are pruned by the sweep; the audit trail never is
     change_retention_days: int = Field(default=365, ge=1)
 

@@ -292,3 +292,16 @@ def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run
         {"tenant": tenant_id, "ptype": policy_type, "run": run_id},
     ).fetchone()
     return row[0] if row else 0
+
+
+def sight(conn: psycopg.Connection, tenant_id: int, run_id: int, policy_type: str, external_ids: Sequence[str]
+          ) -> int:
+    """Objects an incremental run listed but did not read below (their markers had not moved): seen by this
+    run, their stored configuration, hashes and links kept as they are. Returns how many are stored live."""
+    if not external_ids:
+        return 0
+    cur = conn.execute(
+        "UPDATE inventory_items SET last_seen_at = now(), last_seen_run_id = %s WHERE tenant_id = %s"
+        " AND policy_type = %s AND external_id = ANY(string_to_array(%s, %s)) AND deleted_at IS NULL",
+        (run_id, tenant_id, policy_type, _SEP.join(external_ids), _SEP), prepare=False)
+    return cur.rowcount

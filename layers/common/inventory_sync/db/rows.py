@@ -95,6 +95,7 @@ class Run:
     items_added_count: int
     items_changed_count: int
     items_restored_count: int
+    read_mode: str
 
     @property
     def changes(self) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -13,21 +14,30 @@ from inventory_sync.db.rows import Run
 COLS = ("id, tenant_id, user_id, bulk_operation_run_id, selection_hash, selection_payload, status, had_errors,"
         " error_codes, error_context, started_at, finished_at, items_observed_count, items_upserted_count,"
         " errors_count, items_deleted_count, attempts, progress, trigger, correlation_id, updated_at,"
-        " items_added_count, items_changed_count, items_restored_count")
+        " items_added_count, items_changed_count, items_restored_count, read_mode")
 
 
 def create_running(conn: psycopg.Connection, *, tenant_id: int, user_id: int | None, bulk_operation_run_id: int,
                    selection_hash: str, selection_payload: dict[str, Any], trigger: str,
-                   correlation_id: str) -> Run | None:
+                   correlation_id: str, read_mode: str = "full") -> Run | None:
     """The run for a dispatch; None when one already exists (a redelivery never makes a second)."""
     with conn.cursor(row_factory=class_row(Run)) as cur:
         return cur.execute(
             "INSERT INTO inventory_sync_runs (tenant_id, user_id, bulk_operation_run_id, selection_hash,"
-            " selection_payload, status, trigger, correlation_id) VALUES (%s, %s, %s, %s, %s, 'running', %s, %s)"
+            " selection_payload, status, trigger, correlation_id, read_mode)"
+            " VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, %s)"
             f" ON CONFLICT (bulk_operation_run_id) DO NOTHING RETURNING {COLS}",
             (tenant_id, user_id, bulk_operation_run_id, selection_hash, Jsonb(selection_payload), trigger,
-             correlation_id),
+             correlation_id, read_mode),
         ).fetchone()
+
+
+def last_full_read(conn: psycopg.Connection, tenant_id: int, selection_hash: str) -> datetime | None:
+    """When the tenant's latest full read of this selection that stored something (success or partial) began."""
+    row = conn.execute(
+        "SELECT max(started_at) FROM inventory_sync_runs WHERE tenant_id = %s AND selection_hash = %s"
+        " AND read_mode = 'full' AND status IN ('success', 'partial')", (tenant_id, selection_hash)).fetchone()
+    return row[0] if row else None
 
 
 def get(conn: psycopg.Connection, run_id: int, *, for_update: bool = False) -> Run | None:

@@ -21,6 +21,8 @@ _TARGETS: dict[str, tuple[str, str | None]] = {
     "allLicensedUsersAssignmentTarget": ("allLicensedUsers", None),
     "configurationManagerCollectionAssignmentTarget": ("configurationManagerCollection", "collectionId"),
     "cloudPcManagementGroupAssignmentTarget": ("group", "groupId"),
+    # a scope tag's group (its users' or its devices' objects get the tag): `entraObjectId`, `targetType`
+    "scopeTagGroupAssignmentTarget": ("group", "entraObjectId"),
 }
 # Policy set members: the policySetItem subtype → the registry key of the member it points at.
 _SET_MEMBERS: dict[str, str] = {
@@ -34,7 +36,16 @@ _SET_MEMBERS: dict[str, str] = {
     "windowsAutopilotDeploymentProfilePolicySetItem": "windowsAutopilotDeploymentProfile",
     "enrollmentRestrictionsConfigurationPolicySetItem": "deviceEnrollmentConfiguration",
 }
-_KNOWN_NAMES = {name.lower(): name for name in (*_TARGETS, *_SET_MEMBERS)}
+# Members whose subtype covers several registry types say which one in `itemType`
+# (`managedAppProtectionPolicySetItem`: `#microsoft.graph.iosManagedAppProtection`, ...): the member's own
+# type, a registry key or a subtype of one.
+_MEMBER_ITEM_TYPES: dict[str, str] = {
+    "windows10EnrollmentCompletionPageConfiguration": "deviceEnrollmentConfiguration",
+    "deviceEnrollmentLimitConfiguration": "deviceEnrollmentConfiguration",
+    "deviceEnrollmentPlatformRestrictionsConfiguration": "deviceEnrollmentConfiguration",
+    "mdmWindowsInformationProtectionPolicy": "windowsInformationProtectionPolicy",
+}
+_KNOWN_NAMES = {name.lower(): name for name in (*_TARGETS, *_SET_MEMBERS, *BY_KEY, *_MEMBER_ITEM_TYPES)}
 # Links that come from the object's own configuration; the rest come from its assignments.
 CONTENT_LINK_TYPES = frozenset({"scope_tag", "policy_set_item"})
 _PLATFORMS = (("windows", "windows"), ("win32", "windows"), ("ios", "ios"), ("iphone", "ios"), ("macos", "macOS"),
@@ -118,6 +129,8 @@ def assignment_links(assignments: list[Any]) -> list[Link]:
         props: dict[str, Any] = {"target": name}
         if name == "cloudPcManagementGroupAssignmentTarget" and target.get("servicePlanId"):
             props["service_plan_id"] = target["servicePlanId"]
+        if name == "scopeTagGroupAssignmentTarget" and target.get("targetType"):
+            props["target_type"] = target["targetType"]  # user | device: whose objects in the group
         for graph_field, prop in (("intent", "intent"), ("source", "source"), ("sourceId", "source_id")):
             if assignment.get(graph_field):
                 props[prop] = assignment[graph_field]
@@ -149,8 +162,30 @@ def content_links(ptype: PolicyType, item: dict[str, Any]) -> list[Link]:
         props: dict[str, Any] = {"item_type": name}
         if member.get("intent"):
             props["intent"] = member["intent"]
-        links.append(Link("policy_set_item", _SET_MEMBERS.get(name, name), str(member["payloadId"]), props))
+        links.append(Link("policy_set_item", _member_type(name, member.get("itemType")), str(member["payloadId"]),
+                          props))
     return links
+
+
+def _member_type(name: str, item_type: Any) -> str:
+    """The registry key a policy set member points at: by its subtype, else by its `itemType`."""
+    if name in _SET_MEMBERS:
+        return _SET_MEMBERS[name]
+    of_item = type_name(item_type)
+    if of_item in BY_KEY:
+        return of_item
+    return _MEMBER_ITEM_TYPES.get(of_item, name)
+
+
+def change_marker(ptype: PolicyType, obj: dict[str, Any]) -> str | None:
+    """The object's change markers as one comparable value (the listed object's, or a stored payload's);
+    None when the type has none or the object shows none of them (it is then always read whole)."""
+    if not ptype.change_markers:
+        return None
+    values = [obj.get(name) for name in ptype.change_markers]
+    if all(v is None for v in values):
+        return None
+    return canonical_json(values)
 
 
 def _unique(links: list[Link]) -> tuple[Link, ...]:
@@ -168,7 +203,7 @@ def to_record(ptype: PolicyType, item: dict[str, Any], dependencies_read: bool =
     external_id = item.get("id")
     if not isinstance(external_id, str) or not external_id:
         raise InvalidItem("objects without an id", f"{ptype.key}: object without an id")
-    name = item.get(ptype.name_field) or item.get("displayName") or item.get("name")
+    name = item.get(ptype.name_field) or next((item[f] for f in ptype.name_fallbacks if item.get(f)), None)
     listed = item.get(ASSIGNMENTS)
     assignments: list[Any] = listed if isinstance(listed, list) else []
     links = content_links(ptype, item)

@@ -25,6 +25,8 @@ class RunMessage(BaseModel):
     trigger: Literal["api", "schedule"]
     correlation_id: str = Field(min_length=1, max_length=200)
     dispatched_at: datetime
+    # "full" reads every object below its listing; absent or "incremental": only those whose markers moved
+    read_mode: Literal["full", "incremental"] | None = None
 
     @model_validator(mode="after")
     def _hash_matches(self) -> RunMessage:

@@ -6,7 +6,7 @@ The engine fills `EngineResult` while it reads; `summarise` turns it into the ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from inventory_sync.domain.error_codes import ErrorCode
@@ -31,9 +31,21 @@ class UnitOutcome:
     observed: int = 0
     upserted: int = 0
     deleted: int = 0
+    unchanged: int = 0  # of `observed`: kept as stored, their markers had not moved (incremental reads)
     # objects not stored, by defect (no id, duplicate id, too large): the listing is then not trusted
     # to mark anything deleted, and the type ends with graph_invalid_response
     rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A run's counters (inventory_sync_runs' items_*_count and errors_count)."""
+
+    observed: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    errors: int = 0
+    unchanged: int = 0
 
 
 @dataclass
@@ -43,13 +55,42 @@ class EngineResult:
     deadline_hit: bool = False
     fatal: ClassifiedError | None = None
 
-    def totals(self) -> dict[str, int]:
-        return {
-            "observed": sum(u.observed for u in self.units.values()),
-            "upserted": sum(u.upserted for u in self.units.values()),
-            "deleted": sum(u.deleted for u in self.units.values()),
-            "errors": sum(1 for u in self.units.values() if u.error is not None or u.interrupted_by is not None),
-        }
+    def totals(self) -> Totals:
+        units = self.units.values()
+        return Totals(observed=sum(u.observed for u in units), upserted=sum(u.upserted for u in units),
+                      deleted=sum(u.deleted for u in units),
+                      errors=sum(1 for u in units if u.error is not None or u.interrupted_by is not None),
+                      unchanged=sum(u.unchanged for u in units))
+
+
+@dataclass
+class RunProgress:
+    """The run's `progress` record, the one shape the API, the console and the CLI read: live while the run
+    reads, final (with its Graph figures) when it ends."""
+
+    types_total: int
+    read_mode: str = "full"
+    types_done: int = 0
+    current_types: set[str] = field(default_factory=set)
+    items_seen: int = 0
+    items_unchanged: int = 0
+    # set when the run ends
+    types_failed: int | None = None
+    duration_seconds: float | None = None
+    graph_requests: int | None = None
+    graph_round_trips: int | None = None
+    graph_throttled: int | None = None
+    graph_paced_seconds: float | None = None
+
+    def counted(self, totals: Totals) -> RunProgress:
+        """A snapshot with the counters the writer has committed."""
+        return replace(self, current_types=set(self.current_types), items_seen=totals.observed,
+                       items_unchanged=totals.unchanged)
+
+    def as_json(self) -> dict[str, Any]:
+        record = {k: v for k, v in asdict(self).items() if v is not None}
+        record["current_types"] = sorted(self.current_types)
+        return record
 
 
 def units_of(message: RunMessage, registry: RuntimeRegistry) -> list[PolicyType]:

@@ -4,7 +4,7 @@ runtime resolver."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -31,10 +31,12 @@ class SubResource:
     children: tuple[SubResource, ...] = ()
     # reporting fields of each element (besides SERVER_MAINTAINED): kept in the payload, never hashed
     not_configuration: frozenset[str] = frozenset()
+    # the largest page the endpoint serves (`$top`); None: its default page
+    top: int | None = None
 
     def relative_url(self, parent: str) -> str:
-        query = f"?$expand={self.expand}" if self.expand else ""
-        return f"{parent}/{self.path}{query}"
+        params = ([f"$expand={self.expand}"] if self.expand else []) + ([f"$top={self.top}"] if self.top else [])
+        return f"{parent}/{self.path}" + (f"?{'&'.join(params)}" if params else "")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,17 @@ class PolicyType:
     not_configuration: frozenset[str] = frozenset()
     # ids of built-in objects a filter leaves out of the listing (links to them are marked built-in)
     built_in_ids: frozenset[str] = frozenset()
+    # where a name is looked for when `name_field` is empty (branding: none, `displayName` is the company's)
+    name_fallbacks: tuple[str, ...] = ("displayName", "name")
+    # listed fields that move whenever the object's configuration does (CHANGE_MARKERS below): an incremental
+    # read skips the sub-resources and detail reads of an object whose markers have not moved
+    change_markers: tuple[str, ...] = ()
+
+    @property
+    def reads_below(self) -> bool:
+        """Whether reading the type takes requests per object (what an incremental read may skip)."""
+        return bool(self.sub_resources or self.item_expand or self.detail_fields
+                    or self.assignments is Assignments.BATCH)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -94,26 +107,32 @@ def _fields(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-# Settings of settings-catalog-based policies (configuration and compliance alike), paged.
-CATALOG_SETTINGS = SubResource("settings", "settings")
+# Settings of settings-catalog-based policies (configuration and compliance alike), paged: 25 a page unless
+# asked for more, up to 1,000 (the public tools read them with $top=1000 after 25-item pages lost settings).
+CATALOG_SETTINGS = SubResource("settings", "settings", top=1000)
 # Administrative templates: each definition value with its definition; its presentation values (the
 # text boxes, lists and drop-downs) one level below. Graph refuses nested $expand here (depth 1).
 DEFINITION_VALUES = SubResource("definitionValues", "definitionValues", expand="definition", children=(
     SubResource("presentationValues", "presentationValues", expand="presentation"),))
 # Legacy endpoint-security templates and security baselines keep their settings below the intent.
 INTENT_SETTINGS = SubResource("settings", "settings")
+# A compliance policy's actions for noncompliance (block, notify, retire; grace periods, notification
+# templates): a relationship, absent from the list; each rule's action items one $expand below it.
+SCHEDULED_ACTIONS = SubResource("scheduledActionsForRule", "scheduledActionsForRule",
+                                expand="scheduledActionConfigurations")
 APP_DEPLOYMENT_COUNTS = _fields("deployedAppCount")
 SCRIPT_CONTENT = ("scriptContent",)
 
 
-POLICY_TYPES: tuple[PolicyType, ...] = (
+_DECLARED: tuple[PolicyType, ...] = (
     _t("deviceConfiguration", "/deviceManagement/deviceConfigurations", "Configuration", DMC, E, v1=True),
     _t("settingsCatalogPolicy", "/deviceManagement/configurationPolicies", "Configuration", DMC, E,
        name_field="name", sub_resources=(CATALOG_SETTINGS,), not_configuration=_fields("settingCount")),
     _t("groupPolicyConfiguration", "/deviceManagement/groupPolicyConfigurations", "Configuration", DMC, E,
        sub_resources=(DEFINITION_VALUES,)),
     _t("hardwareConfiguration", "/deviceManagement/hardwareConfigurations", "Configuration", DMC, E),
-    _t("deviceCompliancePolicy", "/deviceManagement/deviceCompliancePolicies", "Compliance", DMC, E, v1=True),
+    _t("deviceCompliancePolicy", "/deviceManagement/deviceCompliancePolicies", "Compliance", DMC, E, v1=True,
+       sub_resources=(SCHEDULED_ACTIONS,)),
     _t("compliancePolicy", "/deviceManagement/compliancePolicies", "Compliance", DMC, E,
        name_field="name", sub_resources=(CATALOG_SETTINGS,), not_configuration=_fields("settingCount")),
     _t("deviceComplianceScript", "/deviceManagement/deviceComplianceScripts", "Compliance", DMS, N,
@@ -161,7 +180,7 @@ POLICY_TYPES: tuple[PolicyType, ...] = (
     _t("termsAndConditions", "/deviceManagement/termsAndConditions", "Tenant Administration", DMSC, B, v1=True),
     # `displayName` of a branding profile is the company name users see, the same on every profile
     _t("intuneBrandingProfile", "/deviceManagement/intuneBrandingProfiles", "Tenant Administration", DMA, E,
-       name_field="profileName"),
+       name_field="profileName", name_fallbacks=()),
     _t("deviceCategory", "/deviceManagement/deviceCategories", "Tenant Administration", DMC, N, v1=True),
     _t("conditionalAccessPolicy", "/identity/conditionalAccess/policies", "Entra ID", "Policy.Read.All", N,
        v1=True),
@@ -169,11 +188,31 @@ POLICY_TYPES: tuple[PolicyType, ...] = (
        "CloudPC.Read.All", E),
 )
 
+# Change markers, per type that reads below its objects: only fields Microsoft documents as the object's
+# modification time or its configuration's size. A type left out is read whole on every run (policy sets:
+# their assignments come with their members; terms and conditions: assignments only, whose changes no listed
+# field shows). What a marker misses (a sub-resource changed with no marker moving) the next full read
+# catches (FULL_READ_INTERVAL_HOURS).
+CHANGE_MARKERS: dict[str, tuple[str, ...]] = {
+    "settingsCatalogPolicy": ("lastModifiedDateTime", "settingCount"),  # "Policy last modification date and time"
+    "compliancePolicy": ("lastModifiedDateTime", "settingCount"),
+    "groupPolicyConfiguration": ("lastModifiedDateTime",),  # "The date and time the entity was last modified"
+    "deviceCompliancePolicy": ("lastModifiedDateTime", "version"),
+    "endpointSecurityIntent": ("lastModifiedDateTime",),  # "When the intent was last modified"
+    "deviceComplianceScript": ("lastModifiedDateTime", "version"),  # detail fields are its own properties
+    "deviceManagementScript": ("lastModifiedDateTime",),
+    "deviceShellScript": ("lastModifiedDateTime",),
+    "deviceCustomAttributeShellScript": ("lastModifiedDateTime",),
+    "deviceHealthScript": ("lastModifiedDateTime", "version"),
+}
+POLICY_TYPES: tuple[PolicyType, ...] = tuple(replace(t, change_markers=CHANGE_MARKERS.get(t.key, ()))
+                                             for t in _DECLARED)
+
 FOUNDATIONS: tuple[PolicyType, ...] = (
     _t("roleScopeTag", "/deviceManagement/roleScopeTags", "Foundations", RBAC, N, foundation=True,
        list_filter="isBuiltIn eq false", built_in_ids=_fields("0")),
     _t("assignmentFilter", "/deviceManagement/assignmentFilters", "Foundations", DMC, N, foundation=True,
-       scope_tags_field="roleScopeTags"),
+       scope_tags_field="roleScopeTags", not_configuration=_fields("payloads")),  # server-derived: what uses it
     _t("notificationMessageTemplate", "/deviceManagement/notificationMessageTemplates", "Foundations", DMSC, N,
        foundation=True),
     _t("roleDefinition", "/deviceManagement/roleDefinitions", "Foundations", RBAC, N, foundation=True),

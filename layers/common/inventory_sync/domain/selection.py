@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +24,8 @@ class SelectionRequest(BaseModel):
     categories: list[str] | None = Field(default=None, max_length=MAX_LIST)
     include_foundations: bool | None = None
     include_dependencies: bool | None = None
+    # not part of the selection (nor of its hash): how this one run reads ("incremental" by default)
+    read_mode: Literal["full", "incremental"] | None = None
 
 
 class Selection(BaseModel):

@@ -57,12 +57,16 @@ def _dispatched_event(op: BulkOperation, resolved: ResolvedSelection, actor: Act
 
 
 def _run_message(op_id: int, tenant_id: int, user_id: int | None, resolved: ResolvedSelection,
-                 trigger: Literal["api", "schedule"], correlation_id: str) -> dict[str, Any]:
+                 trigger: Literal["api", "schedule"], correlation_id: str,
+                 read_mode: Literal["full", "incremental"] | None = None) -> dict[str, Any]:
     message = RunMessage(
         version=1, bulk_operation_run_id=op_id, tenant_id=tenant_id, user_id=user_id,
         selection=resolved.selection, selection_hash=resolved.selection_hash, trigger=trigger,
-        correlation_id=correlation_id, dispatched_at=datetime.now(UTC))
-    return message.model_dump(mode="json")
+        correlation_id=correlation_id, dispatched_at=datetime.now(UTC), read_mode=read_mode)
+    body = message.model_dump(mode="json")
+    if read_mode is None:
+        del body["read_mode"]  # optional in the message: absent means the default
+    return body
 
 
 def request_fingerprint(tenant_id: int, body: Any) -> str:
@@ -119,7 +123,8 @@ class DispatchService:
             idempotency.store(conn, user.id, tenant_id, idempotency_key, fingerprint, op.id, response)
         locks.hold_dispatch_gate(conn, [op.id])
         try:
-            self.run_queue.send(_run_message(op.id, tenant_id, user.id, resolved, "api", correlation_id))
+            self.run_queue.send(_run_message(op.id, tenant_id, user.id, resolved, "api", correlation_id,
+                                             request.read_mode))
         except QueueError as exc:
             raise Unavailable("the sync could not be queued; nothing was recorded, try again") from exc
         return response

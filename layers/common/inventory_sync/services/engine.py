@@ -1,12 +1,14 @@
 """The sync engine: policy types read concurrently from Graph, written by one thread in batches.
 
-Workers (a bounded pool) stream pages into a bounded queue, so memory holds at most a few pages
-whatever the tenant's size. The calling thread turns pages into records and hands batches to the
-writer thread, which alone uses the database during a run: it upserts batches, marks deletions for
-types listed completely, publishes progress and checks for cancellation, in the order it was handed
-them. While the writer waits on PostgreSQL (most of a batch's time), the next batch is being read and
-built: the stages overlap instead of adding up. Everything stops between pages on cancellation,
-deadline, a fatal error or a failed write.
+Three parts, each owning its state:
+* readers (a bounded pool of workers, one policy type each) stream pages into a bounded queue as typed
+  messages (`Started`, `PageRead`, `Ended`), so memory holds at most a few pages whatever the tenant's size;
+* the calling thread (`_Collector`) turns pages into records and hands batches to
+* the writer thread (`_Writer`), which alone uses the database during a run: it upserts batches, records the
+  objects an incremental read kept as stored, marks deletions for types listed completely, publishes progress
+  and checks for cancellation, in the order it was handed them.
+While the writer waits on PostgreSQL, the next batch is being read and built: the stages overlap instead of
+adding up. Everything stops between pages on cancellation, deadline, a fatal error or a failed write.
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
 
 from inventory_sync.adapters.graph.client import GraphClient
 from inventory_sync.adapters.graph.errors import DeadlineReached, GraphError, Stopped
-from inventory_sync.adapters.graph.reader import read_pages
+from inventory_sync.adapters.graph.reader import ReadPage, TypeReader
 from inventory_sync.db import item_writer
+from inventory_sync.db import items as stored_items
 from inventory_sync.db.connection import Database
 from inventory_sync.domain.error_codes import ErrorCode
-from inventory_sync.domain.items import InvalidItem, ItemRecord, to_record
-from inventory_sync.domain.outcomes import EngineResult, UnitOutcome
-from inventory_sync.domain.registry import PolicyType
+from inventory_sync.domain.items import InvalidItem, ItemRecord, change_marker, to_record
+from inventory_sync.domain.outcomes import EngineResult, RunProgress, UnitOutcome
+from inventory_sync.domain.registry import Assignments, PolicyType
 
 FATAL_GRAPH_CODES = frozenset({ErrorCode.GRAPH_AUTH_FAILED})
+
+
+class ReadMode(StrEnum):
+    FULL = "full"
+    INCREMENTAL = "incremental"
 
 
 @dataclass
@@ -41,23 +49,42 @@ class EngineConfig:
     max_item_bytes: int = 4 * 2**20
 
 
-@dataclass
-class _Progress:
-    total_units: int
-    done_units: int = 0
-    current: set[str] = field(default_factory=set)
-
-    def as_dict(self, totals: dict[str, int]) -> dict[str, Any]:
-        return {"types_total": self.total_units, "types_done": self.done_units,
-                "current_types": sorted(self.current), "items_seen": totals["observed"]}
+# -- messages from the readers ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    unit: PolicyType
 
 
+@dataclass(frozen=True)
+class PageRead:
+    unit: PolicyType
+    page: ReadPage
+
+
+class Ending(StrEnum):
+    DONE = "done"  # listed to its end
+    FAILED = "failed"  # Graph said no (`error`)
+    DEADLINE = "deadline"  # waiting longer would overrun the run's deadline
+    STOPPED = "stopped"  # the run stopped it (cancel, deadline, fatal error, failed write)
+
+
+@dataclass(frozen=True)
+class Ended:
+    unit: PolicyType
+    how: Ending
+    error: GraphError | None = None
+
+
+ReaderMessage = Started | PageRead | Ended
+
+
+# -- the writer ---------------------------------------------------------------------------------------------
 class _Writer:
     """The thread that owns the database during a run. Jobs run one at a time, in order; the first one
     that fails sets `stop` and is raised to the caller at its next hand-over (later jobs are dropped)."""
 
     def __init__(self, stop: threading.Event) -> None:
-        self._jobs: queue.Queue[Any] = queue.Queue(maxsize=2)  # a batch being written, two waiting at most
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)  # two waiting at most
         self._stop = stop
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="sync-writer", daemon=True)
@@ -117,9 +144,32 @@ class _Writer:
         self._thread.join(timeout=60)
 
 
+@dataclass
+class _Batch:
+    """What the collector hands the writer at once: one write transaction."""
+
+    records: list[ItemRecord] = field(default_factory=list)
+    unchanged: dict[str, list[str]] = field(default_factory=dict)  # per type: ids kept as stored
+    listed: list[str] = field(default_factory=list)  # types listed completely: mark the rest deleted
+
+    def __len__(self) -> int:
+        return len(self.records) + sum(len(ids) for ids in self.unchanged.values())
+
+    def empty(self) -> bool:
+        return not self.records and not self.unchanged and not self.listed
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """Where the engine writes: the tenant's inventory, as seen by this run."""
+
+    run_id: int
+    tenant_id: int
+
+
 class SyncEngine:
     def __init__(self, db: Database, client: GraphClient, config: EngineConfig,
-                 on_progress: Callable[[EngineResult, dict[str, Any]], None],
+                 on_progress: Callable[[EngineResult, RunProgress], None],
                  is_cancelled: Callable[[], bool], deadline: Callable[[], float],
                  stop: threading.Event) -> None:
         self.db = db
@@ -130,172 +180,227 @@ class SyncEngine:
         self.deadline = deadline
         self.stop = stop
 
-    def _worker(self, unit: PolicyType, include_dependencies: bool, out: queue.Queue[Any]) -> None:
-        def put(message: tuple[Any, ...]) -> bool:
+    def run(self, run_id: int, tenant_id: int, units: list[PolicyType], include_dependencies: bool,
+            read_mode: ReadMode = ReadMode.FULL) -> EngineResult:
+        target = RunTarget(run_id, tenant_id)
+        known = self._known(target, units, include_dependencies) if read_mode is ReadMode.INCREMENTAL else {}
+        readers = [TypeReader(self.client, u, include_dependencies, known.get(u.key)) for u in units]
+        result = EngineResult({u.key: UnitOutcome() for u in units})
+        progress = RunProgress(types_total=len(units), read_mode=read_mode.value)
+        collector = _Collector(self, target, result, progress, include_dependencies)
+        self.on_progress(result, progress.counted(result.totals()))  # visible at once: 0/N types
+        collector.collect(readers)
+        return result
+
+    def _known(self, target: RunTarget, units: list[PolicyType], include_dependencies: bool
+               ) -> dict[str, dict[str, str]]:
+        """Per type that an incremental read may skip below: external id → change marker, as stored."""
+        known: dict[str, dict[str, str]] = {}
+        with self.db.transaction() as conn:
+            for unit in units:
+                if not unit.change_markers or not unit.reads_below:
+                    continue
+                with_assignments = include_dependencies and unit.assignments is Assignments.BATCH
+                rows = stored_items.stored_markers(conn, target.tenant_id, unit.key, unit.change_markers,
+                                                   with_assignments)
+                known[unit.key] = {ext: m for ext, fields in rows.items()
+                                   if (m := change_marker(unit, fields)) is not None}
+        return known
+
+    def read(self, reader: TypeReader, out: queue.Queue[ReaderMessage]) -> None:
+        """(a worker) One type's pages into `out`; always ends with an `Ended`."""
+        unit = reader.ptype
+
+        def put(message: ReaderMessage) -> bool:
             while True:
                 try:
                     out.put(message, timeout=0.2)
                     return True
                 except queue.Full:
-                    if self.stop.is_set() and message[0] == "page":
+                    if self.stop.is_set() and isinstance(message, PageRead):
                         return False
 
         if self.stop.is_set():
-            put(("stopped", unit, None))
+            put(Ended(unit, Ending.STOPPED))
             return
-        put(("started", unit, None))
+        put(Started(unit))
         try:
-            for page in read_pages(self.client, unit, include_dependencies):
-                if not put(("page", unit, page)) or self.stop.is_set():
-                    put(("stopped", unit, None))
+            for page in reader.pages():
+                if not put(PageRead(unit, page)) or self.stop.is_set():
+                    put(Ended(unit, Ending.STOPPED))
                     return
         except GraphError as exc:
-            put(("error", unit, exc))
+            put(Ended(unit, Ending.FAILED, exc))
             return
         except DeadlineReached:
-            put(("deadline", unit, None))
+            put(Ended(unit, Ending.DEADLINE))
             return
         except Stopped:
-            put(("stopped", unit, None))
+            put(Ended(unit, Ending.STOPPED))
             return
         except Exception as exc:  # noqa: BLE001 - a worker must always report back
-            put(("error", unit, GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, f"unexpected: {type(exc).__name__}")))
+            put(Ended(unit, Ending.FAILED,
+                      GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, f"unexpected: {type(exc).__name__}")))
             return
-        put(("done", unit, None))
+        put(Ended(unit, Ending.DONE))
 
-    def run(self, run_id: int, tenant_id: int, units: list[PolicyType], include_dependencies: bool) -> EngineResult:
-        result = EngineResult({u.key: UnitOutcome() for u in units})
-        progress = _Progress(len(units))
-        out: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_pages)
-        buffer: list[ItemRecord] = []
-        pending = {u.key for u in units}
-        last_tick = time.monotonic()
 
-        listed: list[str] = []  # types listed completely, deletions not yet marked
-        ids: dict[str, set[str]] = {u.key: set() for u in units}  # ids seen per type in this listing
+class _Collector:
+    """(calling thread) Reader messages into records and batches; batches, progress and the cancellation
+    check handed to the writer, in order."""
 
-        writer = _Writer(self.stop)
+    def __init__(self, engine: SyncEngine, target: RunTarget, result: EngineResult, progress: RunProgress,
+                 include_dependencies: bool) -> None:
+        self.engine = engine
+        self.target = target
+        self.result = result
+        self.progress = progress
+        self.include_dependencies = include_dependencies
+        self.batch = _Batch()
+        self.ids: dict[str, set[str]] = {key: set() for key in result.units}  # ids seen per type in this listing
+        self.writer = _Writer(engine.stop)
+        self.last_tick = time.monotonic()
 
-        def write(batch: list[ItemRecord], keys: list[str]) -> None:
-            """(writer thread) One batch and the deletions of completely listed types, in one transaction."""
-            deleted: dict[str, int] = {}
-            with self.db.transaction() as conn:
-                written = item_writer.write(conn, tenant_id, run_id, batch)
-                for key in keys:
-                    deleted[key] = item_writer.mark_deleted(conn, tenant_id, key, run_id)
-            for key, counts in written.items():  # committed: count it
-                result.units[key].observed += counts.observed
-                result.units[key].upserted += counts.upserted
-            for key, n in deleted.items():
-                result.units[key].deleted = n
-                result.units[key].complete = True
-
-        def flush() -> None:
-            """Hand the buffer and the types listed since to the writer."""
-            if not buffer and not listed:
-                return
-            batch, keys = list(buffer), list(listed)
-            buffer.clear()
-            listed.clear()
-            writer.submit(lambda: write(batch, keys))
-
-        def publish(snapshot: dict[str, Any]) -> None:
-            """(writer thread) Cancellation check and progress, after the batches handed over before it."""
-            if not self.stop.is_set() and self.is_cancelled():
-                result.cancelled = True
-                self.stop.set()
-            self.on_progress(result, {**snapshot, "items_seen": result.totals()["observed"]})
-
-        def tick(force: bool = False) -> None:
-            """Every few seconds: progress and the cancellation check, through the writer (behind the batches
-            handed over before). A partial batch goes along only when the writer has nothing else to do."""
-            nonlocal last_tick
-            writer.check()
-            if not force and time.monotonic() - last_tick < self.config.progress_interval:
-                return
-            snapshot = progress.as_dict({"observed": 0})
-            if force:
-                flush()
-                writer.submit(lambda: publish(snapshot))
-            else:
-                if writer.idle():
-                    flush()
-                if not writer.offer(lambda: publish(snapshot)):
-                    return  # the writer is busy: the next page tries again
-            last_tick = time.monotonic()
-
-        self.on_progress(result, progress.as_dict(result.totals()))  # visible at once: 0/N types
+    def collect(self, readers: list[TypeReader]) -> None:
         try:
-            self._read_all(units, include_dependencies, out, result, progress, pending, buffer, listed, ids, flush,
-                           tick)
-            flush()
-            tick(force=True)
-            writer.close()
+            self._drain(readers)
+            self._flush()
+            self._tick(force=True)
+            self.writer.close()
         except BaseException:
-            writer.abandon()
+            self.writer.abandon()
             raise
-        return result
 
-    def _read_all(self, units: list[PolicyType], include_dependencies: bool, out: queue.Queue[Any],
-                  result: EngineResult,
-                  progress: _Progress, pending: set[str], buffer: list[ItemRecord], listed: list[str],
-                  ids: dict[str, set[str]], flush: Callable[[], None], tick: Callable[..., None]) -> None:
-        """(calling thread) Pages from the workers into records, batches handed to the writer."""
-        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="graph") as pool:
-            for unit in units:
-                pool.submit(self._worker, unit, include_dependencies, out)
+    def _drain(self, readers: list[TypeReader]) -> None:
+        engine = self.engine
+        out: queue.Queue[ReaderMessage] = queue.Queue(maxsize=engine.config.queue_pages)
+        pending = {r.ptype.key for r in readers}
+        with ThreadPoolExecutor(max_workers=engine.config.concurrency, thread_name_prefix="graph") as pool:
+            for reader in readers:
+                pool.submit(engine.read, reader, out)
             try:
                 while pending:
-                    if not self.stop.is_set() and self.deadline() <= 0:
-                        result.deadline_hit = True
-                        self.stop.set()
+                    if not engine.stop.is_set() and engine.deadline() <= 0:
+                        self.result.deadline_hit = True
+                        engine.stop.set()
                     try:
-                        kind, unit, payload = out.get(timeout=0.2)
+                        message = out.get(timeout=0.2)
                     except queue.Empty:
-                        tick()
+                        self._tick()
                         continue
-                    outcome = result.units[unit.key]
-                    if kind == "started":
-                        progress.current.add(unit.key)
-                    elif kind == "page":
-                        seen_ids = ids[unit.key]
-                        for item in payload:
-                            try:
-                                record = to_record(unit, item, include_dependencies, self.config.max_item_bytes)
-                            except InvalidItem as exc:
-                                outcome.rejected[exc.reason] = outcome.rejected.get(exc.reason, 0) + 1
-                                continue
-                            if record.external_id in seen_ids:  # the same object on two pages
-                                reason = "duplicate ids across pages"
-                                outcome.rejected[reason] = outcome.rejected.get(reason, 0) + 1
-                                continue
-                            seen_ids.add(record.external_id)
-                            buffer.append(record)
-                        if len(buffer) >= self.config.batch_rows:
-                            flush()
+                    if isinstance(message, Started):
+                        self.progress.current_types.add(message.unit.key)
+                    elif isinstance(message, PageRead):
+                        self._page(message.unit, message.page)
                     else:
-                        pending.discard(unit.key)
-                        progress.current.discard(unit.key)
-                        progress.done_units += 1
-                        ids[unit.key].clear()
-                        if kind == "done" and not outcome.rejected:
-                            listed.append(unit.key)  # its rows are in the buffer or written: delete at flush
-                        elif kind == "done":
-                            what = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.rejected.items()))
-                            outcome.error = GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
-                                                       f"listing not stored whole ({what}); nothing marked deleted")
-                        elif kind == "error":
-                            outcome.error = payload
-                            if payload.code in FATAL_GRAPH_CODES:
-                                result.fatal = payload
-                                self.stop.set()
-                        elif kind == "deadline":
-                            outcome.interrupted_by = ErrorCode.DEADLINE_EXCEEDED
-                            result.deadline_hit = True
-                        else:  # stopped
-                            outcome.interrupted_by = (ErrorCode.CANCELLED if result.cancelled
-                                                      else ErrorCode.DEADLINE_EXCEEDED if result.deadline_hit
-                                                      else ErrorCode.GRAPH_AUTH_FAILED)
-                    tick()
+                        pending.discard(message.unit.key)
+                        self._ended(message)
+                    self._tick()
             finally:
-                self.stop.set()  # on any exit, let workers finish quickly
+                engine.stop.set()  # on any exit, let workers finish quickly
+
+    def _page(self, unit: PolicyType, page: ReadPage) -> None:
+        outcome = self.result.units[unit.key]
+        seen = self.ids[unit.key]
+
+        def first_sighting(external_id: str) -> bool:
+            if external_id in seen:  # the same object on two pages
+                reason = "duplicate ids across pages"
+                outcome.rejected[reason] = outcome.rejected.get(reason, 0) + 1
+                return False
+            seen.add(external_id)
+            return True
+
+        for item in page.items:
+            try:
+                record = to_record(unit, item, self.include_dependencies, self.engine.config.max_item_bytes)
+            except InvalidItem as exc:
+                outcome.rejected[exc.reason] = outcome.rejected.get(exc.reason, 0) + 1
+                continue
+            if first_sighting(record.external_id):
+                self.batch.records.append(record)
+        kept = [external_id for external_id in page.unchanged if first_sighting(external_id)]
+        if kept:
+            self.batch.unchanged.setdefault(unit.key, []).extend(kept)
+        if len(self.batch) >= self.engine.config.batch_rows:
+            self._flush()
+
+    def _ended(self, message: Ended) -> None:
+        unit, result = message.unit, self.result
+        outcome = result.units[unit.key]
+        self.progress.current_types.discard(unit.key)
+        self.progress.types_done += 1
+        self.ids[unit.key].clear()
+        if message.how is Ending.DONE and not outcome.rejected:
+            self.batch.listed.append(unit.key)  # its rows are in the batch or written: delete at flush
+        elif message.how is Ending.DONE:
+            what = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.rejected.items()))
+            outcome.error = GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
+                                       f"listing not stored whole ({what}); nothing marked deleted")
+        elif message.how is Ending.FAILED:
+            assert message.error is not None
+            outcome.error = message.error
+            if message.error.code in FATAL_GRAPH_CODES:
+                result.fatal = message.error
+                self.engine.stop.set()
+        elif message.how is Ending.DEADLINE:
+            outcome.interrupted_by = ErrorCode.DEADLINE_EXCEEDED
+            result.deadline_hit = True
+        else:
+            outcome.interrupted_by = (ErrorCode.CANCELLED if result.cancelled
+                                      else ErrorCode.DEADLINE_EXCEEDED if result.deadline_hit
+                                      else ErrorCode.GRAPH_AUTH_FAILED)
+
+    # -- hand-overs to the writer -------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Hand the batch (and the types listed since) to the writer."""
+        if self.batch.empty():
+            return
+        batch, self.batch = self.batch, _Batch()
+        self.writer.submit(lambda: self._write(batch))
+
+    def _write(self, batch: _Batch) -> None:
+        """(writer thread) One batch, the objects kept as stored and the deletions of completely listed types,
+        in one transaction; counted once committed."""
+        target, units = self.target, self.result.units
+        deleted: dict[str, int] = {}
+        with self.engine.db.transaction() as conn:
+            written = item_writer.write(conn, target.tenant_id, target.run_id, batch.records)
+            kept = {key: item_writer.sight(conn, target.tenant_id, target.run_id, key, ids)
+                    for key, ids in batch.unchanged.items()}
+            for key in batch.listed:
+                deleted[key] = item_writer.mark_deleted(conn, target.tenant_id, key, target.run_id)
+        for key, counts in written.items():
+            units[key].observed += counts.observed
+            units[key].upserted += counts.upserted
+        for key, n in kept.items():
+            units[key].observed += n
+            units[key].unchanged += n
+        for key, n in deleted.items():
+            units[key].deleted = n
+            units[key].complete = True
+
+    def _publish(self, snapshot: RunProgress) -> None:
+        """(writer thread) Cancellation check and progress, after the batches handed over before it."""
+        engine, result = self.engine, self.result
+        if not engine.stop.is_set() and engine.is_cancelled():
+            result.cancelled = True
+            engine.stop.set()
+        engine.on_progress(result, snapshot.counted(result.totals()))
+
+    def _tick(self, force: bool = False) -> None:
+        """Every few seconds: progress and the cancellation check, through the writer (behind the batches
+        handed over before). A partial batch goes along only when the writer has nothing else to do."""
+        self.writer.check()
+        if not force and time.monotonic() - self.last_tick < self.engine.config.progress_interval:
+            return
+        snapshot = self.progress.counted(self.result.totals())
+        if force:
+            self._flush()
+            self.writer.submit(lambda: self._publish(snapshot))
+        else:
+            if self.writer.idle():
+                self._flush()
+            if not self.writer.offer(lambda: self._publish(snapshot)):
+                return  # the writer is busy: the next page tries again
+        self.last_tick = time.monotonic()

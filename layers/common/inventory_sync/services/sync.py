@@ -13,13 +13,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import psycopg
 
-from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy, ThrottleGate
+from inventory_sync.adapters.graph.client import GraphClient, RequestPacer, RetryPolicy, ThrottleGate
 from inventory_sync.adapters.graph.credentials import CredentialStore
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.token import TokenProvider
@@ -29,11 +30,11 @@ from inventory_sync.db.connection import Database
 from inventory_sync.db.rows import Run
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
-from inventory_sync.domain.outcomes import EngineResult, summarise, units_of
+from inventory_sync.domain.outcomes import EngineResult, RunProgress, Totals, summarise, units_of
 from inventory_sync.domain.registry import RuntimeRegistry
 from inventory_sync.domain.status import BULK_TERMINAL, RUN_TERMINAL, BulkStatus, RunStatus
 from inventory_sync.observability import logger, metrics
-from inventory_sync.services.engine import EngineConfig, SyncEngine
+from inventory_sync.services.engine import EngineConfig, ReadMode, SyncEngine
 from inventory_sync.settings import Settings
 
 HEARTBEAT_SECONDS = 2.0
@@ -151,7 +152,8 @@ class SyncService:
                 run = runs.create_running(
                     conn, tenant_id=message.tenant_id, user_id=message.user_id, bulk_operation_run_id=bulk_id,
                     selection_hash=message.selection_hash, selection_payload=message.selection.model_dump(),
-                    trigger=message.trigger, correlation_id=message.correlation_id)
+                    trigger=message.trigger, correlation_id=message.correlation_id,
+                    read_mode=self._read_mode(conn, message))
                 assert run is not None  # the attempt lock and the row lock rule out a racing insert
             elif run.status in RUN_TERMINAL:
                 return None
@@ -162,13 +164,24 @@ class SyncService:
                 bulk_operations.mark_running(conn, bulk_id, run.id)
             return run
 
+    def _read_mode(self, conn: psycopg.Connection, message: RunMessage) -> ReadMode:
+        """Full when asked for, or when this tenant and selection were not read in full within
+        FULL_READ_INTERVAL_HOURS (a sub-resource change no marker shows is caught then); else incremental."""
+        if message.read_mode == "full":
+            return ReadMode.FULL
+        last = runs.last_full_read(conn, message.tenant_id, message.selection_hash)
+        interval = timedelta(hours=self.d.settings.full_read_interval_hours)
+        if last is None or datetime.now(UTC) - last >= interval:
+            return ReadMode.FULL
+        return ReadMode.INCREMENTAL
+
     def _finish(self, run_id: int, status: RunStatus, codes: list[ErrorCode], context: dict[str, Any],
-                totals: dict[str, int] | None = None, progress: dict[str, Any] | None = None) -> None:
-        totals = totals or {}
+                totals: Totals | None = None, progress: RunProgress | None = None) -> None:
         with self.d.db.transaction() as conn:
             runs.finish(conn, run_id, status=status, error_codes=[c.value for c in codes], error_context=context,
-                        observed=totals.get("observed"), upserted=totals.get("upserted"),
-                        deleted=totals.get("deleted"), errors=totals.get("errors"), progress=progress)
+                        observed=totals.observed if totals else None, upserted=totals.upserted if totals else None,
+                        deleted=totals.deleted if totals else None, errors=totals.errors if totals else None,
+                        progress=progress.as_json() if progress else None)
         logger.info("run finished", extra={"run_id": run_id, "status": status.value,
                                            "error_codes": [c.value for c in codes]})
         if status is RunStatus.FAILED:
@@ -200,29 +213,34 @@ class SyncService:
 
         policy = RetryPolicy(max_attempts=settings.graph_max_attempts, base_delay=settings.graph_retry_base_seconds)
         client = GraphClient(settings.graph_base_url, get_token, policy=policy, gate=ThrottleGate(), deadline=deadline,
-                             stop=stop, max_pages=settings.graph_max_pages)
+                             stop=stop, max_pages=settings.graph_max_pages,
+                             pacer=RequestPacer(settings.graph_requests_per_20s),
+                             max_batches_in_flight=settings.graph_batches_in_flight)
         started = time.monotonic()
 
-        def on_progress(result: EngineResult, progress: dict[str, Any]) -> None:
+        def on_progress(result: EngineResult, progress: RunProgress) -> None:
             totals = result.totals()
             with self.d.db.transaction() as conn:
-                runs.update_progress(conn, run.id, observed=totals["observed"], upserted=totals["upserted"],
-                                     deleted=totals["deleted"], errors=totals["errors"], progress=progress)
+                runs.update_progress(conn, run.id, observed=totals.observed, upserted=totals.upserted,
+                                     deleted=totals.deleted, errors=totals.errors, progress=progress.as_json())
 
         def is_cancelled() -> bool:
             with self.d.db.transaction() as conn:
                 return bulk_operations.cancel_requested(conn, run.bulk_operation_run_id)
 
         engine = SyncEngine(self.d.db, client, self.d.engine_config, on_progress, is_cancelled, deadline, stop)
-        result = engine.run(run.id, tenant.id, units, message.selection.include_dependencies)
+        read_mode = ReadMode(run.read_mode)
+        result = engine.run(run.id, tenant.id, units, message.selection.include_dependencies, read_mode)
         if heartbeat.lost.is_set() or not heartbeat.alive():
             raise LockLost(f"run {run.id}: the lock session ended during the sync; the redelivery resumes it")
         status, codes, context = summarise(result)
         totals = result.totals()
-        progress = {"types_total": len(units),
-                    "types_done": sum(1 for u in result.units.values() if u.complete or u.error is not None),
-                    "types_failed": sum(1 for u in result.units.values() if u.error is not None),
-                    "current_types": [], "items_seen": totals["observed"],
-                    "duration_seconds": round(time.monotonic() - started, 3),
-                    "graph_requests": client.stats.requests, "graph_throttled": client.stats.throttled}
+        stats = client.stats
+        progress = replace(
+            RunProgress(types_total=len(units), read_mode=read_mode.value).counted(totals),
+            types_done=sum(1 for u in result.units.values() if u.complete or u.error is not None),
+            types_failed=sum(1 for u in result.units.values() if u.error is not None),
+            duration_seconds=round(time.monotonic() - started, 3), graph_requests=stats.requests,
+            graph_round_trips=stats.round_trips, graph_throttled=stats.throttled,
+            graph_paced_seconds=round(stats.paced_seconds, 3))
         self._finish(run.id, status, codes, context, totals, progress)

@@ -4,6 +4,10 @@
 * other 5xx and connection errors: exponential backoff with full jitter;
 * attempts and the total wait are bounded, and no wait may overrun the run's deadline;
 * a 429 anywhere slows every worker of the tenant (a shared ``ThrottleGate``);
+* a run paces itself below Intune's limit (a ``RequestPacer``: at most ``GRAPH_REQUESTS_PER_20S`` requests
+  in any 20 s, each ``$batch`` sub-request counted, as Microsoft counts them), retries included;
+* ``$batch`` chunks of one call are sent several at a time (``max_batches_in_flight`` per run, shared by all
+  its workers), and the call's total wait for sub-responses' ``Retry-After`` is bounded like a plain request's;
 * the bearer token goes to the configured Graph origin (scheme, host, port) only: an
   ``@odata.nextLink`` elsewhere, a link seen before in the same listing (a cycle) or a listing past
   ``max_pages`` ends that listing with ``graph_invalid_response``.
@@ -16,7 +20,9 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -30,6 +36,8 @@ from inventory_sync.domain.error_codes import ErrorCode
 RETRY_AFTER_STATUSES = frozenset({429, 503, 504})
 BATCH_LIMIT = 20
 DEFAULT_MAX_PAGES = 10_000  # per listing: 1,000,000 objects at Graph's usual page size of 100
+DEFAULT_BATCHES_IN_FLIGHT = 8
+PACING_WINDOW_SECONDS = 20.0
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -74,12 +82,47 @@ class ThrottleGate:
             return max(0.0, self._not_before - time.monotonic())
 
 
+class RequestPacer:
+    """One per run: at most `limit` requests in any sliding `window` seconds. A request of `cost` (a $batch
+    costs its sub-requests) takes its slots when they fit; otherwise it learns how long until they do."""
+
+    def __init__(self, limit: int, window: float = PACING_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = max(1, limit)
+        self.window = window
+        self._clock = clock
+        self._sent: deque[tuple[float, int]] = deque()  # (when, cost), oldest first
+        self._in_window = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, cost: int) -> float:
+        """0 when `cost` slots were taken now; else the seconds until they may be (nothing taken)."""
+        cost = min(max(cost, 1), self.limit)
+        with self._lock:
+            now = self._clock()
+            while self._sent and self._sent[0][0] <= now - self.window:
+                self._in_window -= self._sent.popleft()[1]
+            if self._in_window + cost <= self.limit:
+                self._sent.append((now, cost))
+                self._in_window += cost
+                return 0.0
+            freed, wait = self._in_window, 0.0
+            for when, n in self._sent:  # the oldest leave the window first
+                freed -= n
+                wait = when + self.window - now
+                if freed + cost <= self.limit:
+                    break
+            return max(wait, 0.001)
+
+
 @dataclass
 class GraphStats:
-    requests: int = 0
+    requests: int = 0  # sub-requests of a $batch counted, as Graph counts them
+    round_trips: int = 0
     throttled: int = 0
     retries: int = 0
     waited_seconds: float = 0.0
+    paced_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: float) -> None:
@@ -107,7 +150,8 @@ class GraphClient:
     def __init__(self, base_url: str, get_token: Callable[[bool], str], *, policy: RetryPolicy | None = None,
                  gate: ThrottleGate | None = None, deadline: Callable[[], float] | None = None,
                  stop: threading.Event | None = None, api_version: str = "beta",
-                 sleep: Callable[[float], None] | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> None:
+                 sleep: Callable[[float], None] | None = None, max_pages: int = DEFAULT_MAX_PAGES,
+                 pacer: RequestPacer | None = None, max_batches_in_flight: int = DEFAULT_BATCHES_IN_FLIGHT) -> None:
         self.base_url = base_url.rstrip("/")
         self._origin = origin(self.base_url)
         self.max_pages = max_pages
@@ -119,23 +163,36 @@ class GraphClient:
         self._stop = stop or threading.Event()
         self.stats = GraphStats()
         self._sleep = sleep
+        self.pacer = pacer
+        self.max_batches_in_flight = max(1, max_batches_in_flight)
+        self._in_flight = threading.BoundedSemaphore(self.max_batches_in_flight)  # $batch requests, whole run
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{self.api_version}{path}"
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float, paced: bool = False) -> None:
         if seconds <= 0:
             return
         if seconds >= self._deadline():
             raise DeadlineReached()
-        self.stats.add(waited_seconds=seconds)
+        self.stats.add(**{"paced_seconds" if paced else "waited_seconds": seconds})
         if self._sleep:
             self._sleep(seconds)
         elif self._stop.wait(seconds):
             raise Stopped()
 
-    def request(self, method: str, url: str, body: Any = None) -> tuple[Any, str | None]:
-        """JSON request with retries; returns (parsed body, request-id) or raises GraphError."""
+    def _pace(self, cost: int) -> None:
+        """Wait until the run's window has room for `cost` requests, and take it."""
+        if self.pacer is None:
+            return
+        while (delay := self.pacer.reserve(cost)) > 0:
+            if self._stop.is_set():
+                raise Stopped()
+            self._wait(delay, paced=True)
+
+    def request(self, method: str, url: str, body: Any = None, cost: int = 1) -> tuple[Any, str | None]:
+        """JSON request with retries; returns (parsed body, request-id) or raises GraphError. `cost`: the
+        requests Graph counts it as (a $batch: its sub-requests)."""
         if origin(url) != self._origin:  # the token is for the configured Graph only, whatever asks
             raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE,
                              f"refusing to send the tenant's token outside the configured Graph: {without_query(url)}")
@@ -146,12 +203,13 @@ class GraphClient:
             if self._stop.is_set():
                 raise Stopped()
             self._wait(self.gate.delay())
+            self._pace(cost)
             headers = {"Authorization": f"Bearer {self._get_token(False)}", "Accept": "application/json"}
             payload = None
             if body is not None:
                 headers["Content-Type"] = "application/json"
                 payload = json.dumps(body).encode()
-            self.stats.add(requests=1)
+            self.stats.add(requests=cost, round_trips=1)
             try:
                 response = http.request(method, url, headers=headers, body=payload)
             except urllib3.exceptions.HTTPError as exc:
@@ -199,62 +257,90 @@ class GraphClient:
         yield from self._follow(url)
 
     def batch_get(self, relative_urls: list[str]) -> dict[str, dict[str, Any]]:
-        """GET many relative URLs through JSON $batch (20 a request). Returns url → body; a failed
-        sub-request raises GraphError with its status. Collections are paged to the end, their next pages
-        fetched through $batch as well (many policies' settings past 25 cost a few round trips, not one
-        each)."""
+        """GET many relative URLs through JSON $batch (20 a request, several requests in flight). Returns
+        url → body; a failed sub-request raises GraphError with its status. Collections are paged to the end,
+        their next pages fetched through $batch as well (in the next round, packed with the others')."""
         results: dict[str, dict[str, Any]] = {}
-        pending: list[tuple[str, str]] = [(u, u) for u in relative_urls]  # (what was asked for, URL to get)
+        pending = [(u, u) for u in dict.fromkeys(relative_urls)]  # (what was asked for, URL to get)
         attempts: dict[str, int] = {}
         seen: dict[str, set[str]] = {}  # per asked-for URL: the next pages already requested
+        waited = 0.0
         while pending:
-            chunk, pending = pending[:BATCH_LIMIT], pending[BATCH_LIMIT:]
-            body, request_id = self.request("POST", self.url("/$batch"), {
-                "requests": [{"id": str(i), "method": "GET", "url": u} for i, (_, u) in enumerate(chunk)]})
-            responses = body.get("responses") if isinstance(body, dict) else None
-            if not isinstance(responses, list):
-                raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "$batch response has no responses", 200,
-                                 request_id)
+            chunks = [pending[i:i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
+            pending = []
             retry_after = 0.0
-            for sub in responses:
-                try:
-                    target, url = chunk[int(sub["id"])]
-                    status = int(sub["status"])
-                except (KeyError, ValueError, IndexError, TypeError):
-                    raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "malformed $batch sub-response", 200,
-                                     request_id) from None
-                sub_body = sub.get("body") if isinstance(sub.get("body"), dict) else {}
-                if status in RETRY_AFTER_STATUSES and attempts.get(url, 0) < self.policy.max_attempts:
-                    attempts[url] = attempts.get(url, 0) + 1
-                    headers = {k.lower(): v for k, v in (sub.get("headers") or {}).items()}
-                    retry_after = max(retry_after, parse_retry_after(headers.get("retry-after"),
-                                                                     self.policy.default_retry_after))
-                    if status == 429:
-                        self.stats.add(throttled=1)
-                    pending.append((target, url))
-                    continue
-                if not 200 <= status < 300:
-                    raise GraphError(classify(status), f"$batch {target}: HTTP {status}", status, request_id)
-                if target not in results:
-                    results[target] = sub_body
-                else:  # a next page of a collection: its values join the first page's
-                    values = sub_body.get("value")
-                    if not isinstance(values, list):
-                        raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "page has no 'value' array", 200,
-                                         request_id)
-                    results[target]["value"].extend(values)
-                next_link = sub_body.get("@odata.nextLink")
-                if isinstance(results[target].get("value"), list) and next_link is not None:
-                    pages = seen.setdefault(target, set())
-                    self._check_next_link(next_link, pages, request_id)
-                    pages.add(next_link)
-                    pending.append((target, self._relative(next_link)))
+            retried: GraphError | None = None
+            for chunk, (body, request_id) in zip(chunks, self._send_batches(chunks), strict=True):
+                responses = body.get("responses") if isinstance(body, dict) else None
+                if not isinstance(responses, list):
+                    raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "$batch response has no responses", 200,
+                                     request_id)
+                for sub in responses:
+                    try:
+                        target, url = chunk[int(sub["id"])]
+                        status = int(sub["status"])
+                    except (KeyError, ValueError, IndexError, TypeError):
+                        raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "malformed $batch sub-response", 200,
+                                         request_id) from None
+                    sub_body = sub.get("body") if isinstance(sub.get("body"), dict) else {}
+                    if status in RETRY_AFTER_STATUSES and attempts.get(url, 0) < self.policy.max_attempts:
+                        attempts[url] = attempts.get(url, 0) + 1
+                        headers = {k.lower(): v for k, v in (sub.get("headers") or {}).items()}
+                        retry_after = max(retry_after, parse_retry_after(headers.get("retry-after"),
+                                                                         self.policy.default_retry_after))
+                        retried = GraphError(classify(status), f"$batch {target}: HTTP {status}", status,
+                                             request_id)
+                        if status == 429:
+                            self.stats.add(throttled=1)
+                        pending.append((target, url))
+                        continue
+                    if not 200 <= status < 300:
+                        raise GraphError(classify(status), f"$batch {target}: HTTP {status}", status, request_id)
+                    self._merge(results, target, sub_body, request_id)
+                    next_link = sub_body.get("@odata.nextLink")
+                    if isinstance(results[target].get("value"), list) and next_link is not None:
+                        pages = seen.setdefault(target, set())
+                        self._check_next_link(next_link, pages, request_id)
+                        pages.add(next_link)
+                        pending.append((target, self._relative(next_link)))
             if retry_after:
+                if waited + retry_after > self.policy.max_total_wait:
+                    assert retried is not None
+                    raise retried  # bounded like a plain request: the listing fails rather than waits on
+                waited += retry_after
+                self.stats.add(retries=1)
                 self.gate.push(retry_after)
                 self._wait(retry_after)
         for body in results.values():
             body.pop("@odata.nextLink", None)
         return results
+
+    def _send_batches(self, chunks: list[list[tuple[str, str]]]) -> list[tuple[Any, str | None]]:
+        """One $batch per chunk, up to the run's in-flight bound at once (the bound is shared by every worker
+        of the run); answers in the chunks' order."""
+        def send(chunk: list[tuple[str, str]]) -> tuple[Any, str | None]:
+            with self._in_flight:
+                return self.request("POST", self.url("/$batch"), {
+                    "requests": [{"id": str(i), "method": "GET", "url": u} for i, (_, u) in enumerate(chunk)]},
+                    cost=len(chunk))
+
+        if len(chunks) == 1:
+            return [send(chunks[0])]
+        with ThreadPoolExecutor(max_workers=min(len(chunks), self.max_batches_in_flight),
+                                thread_name_prefix="graph-batch") as pool:
+            futures = [pool.submit(send, chunk) for chunk in chunks]
+            return [f.result() for f in futures]  # the first failure (in order) is raised
+
+    @staticmethod
+    def _merge(results: dict[str, dict[str, Any]], target: str, body: dict[str, Any],
+               request_id: str | None) -> None:
+        if target not in results:
+            results[target] = body
+            return
+        values = body.get("value")  # a next page of a collection: its values join the first page's
+        if not isinstance(values, list):
+            raise GraphError(ErrorCode.GRAPH_INVALID_RESPONSE, "page has no 'value' array", 200, request_id)
+        results[target]["value"].extend(values)
 
     def _relative(self, link: str) -> str:
         """A nextLink (already checked to be on the configured Graph) as a $batch URL: relative to the version."""

@@ -1,14 +1,30 @@
-"""Reads one policy type from Graph page by page, with its dependencies and the configuration below it."""
+"""Reads one policy type from Graph page by page, with its dependencies and the configuration below it.
+
+Per listed page, what lies below its objects is read through `$batch`, packed across objects: one call for
+each sub-resource of all the page's objects, one for each child collection of all their elements (the
+presentation values of every definition value of every template on the page), their chunks several at a time
+(GraphClient.batch_get). An incremental read (`known` markers) reads below only the objects whose change
+markers moved since the inventory last read them; the others are handed on by id, to be kept as stored.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from inventory_sync.adapters.graph.client import GraphClient
+from inventory_sync.domain.items import change_marker
 from inventory_sync.domain.registry import Assignments, PolicyType, SubResource
 
 PAGE_SIZE = 100
+ASSIGNMENTS = SubResource("assignments", "assignments")
+
+
+@dataclass(frozen=True)
+class ReadPage:
+    items: list[dict[str, Any]]  # objects read whole
+    unchanged: list[str]  # ids of objects whose markers had not moved: nothing read below them
 
 
 def list_params(ptype: PolicyType, include_dependencies: bool, page_size: int = PAGE_SIZE) -> dict[str, str]:
@@ -22,57 +38,89 @@ def list_params(ptype: PolicyType, include_dependencies: bool, page_size: int = 
     return params
 
 
-def _ids(objects: list[dict[str, Any]]) -> list[str]:
-    return [o["id"] for o in objects if isinstance(o.get("id"), str) and o["id"]]
+def _id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("id")
+    return value if isinstance(value, str) and value else None
 
 
-def _read_below(client: GraphClient, parents: list[dict[str, Any]], parent_path: str, sub: SubResource) -> None:
-    """Each parent's `sub` collection (paged to its end) under `sub.key`, then the children of its elements."""
-    urls = {i: sub.relative_url(f"{parent_path}/{i}") for i in _ids(parents)}
-    if not urls:
-        return
-    got = client.batch_get(list(urls.values()))
-    elements: dict[str, list[dict[str, Any]]] = {}
-    for parent in parents:
-        if parent.get("id") in urls:
-            values = got.get(urls[parent["id"]], {}).get("value", [])
+class TypeReader:
+    """One policy type's listing, each page complete (or, incrementally, its unchanged objects by id)."""
+
+    def __init__(self, client: GraphClient, ptype: PolicyType, include_dependencies: bool,
+                 known: Mapping[str, str] | None = None, page_size: int = PAGE_SIZE) -> None:
+        self.client = client
+        self.ptype = ptype
+        self.include_dependencies = include_dependencies
+        self.known = known  # external id → change marker as stored; None: a full read
+        self.page_size = page_size
+        self.batch_assignments = include_dependencies and ptype.assignments is Assignments.BATCH
+
+    def pages(self) -> Iterator[ReadPage]:
+        params = list_params(self.ptype, self.include_dependencies, self.page_size)
+        for listed in self.client.iter_pages(self.ptype.collection, params):
+            page, unchanged = self._split(listed)
+            self._complete(page)
+            yield ReadPage(page, unchanged)
+
+    def _split(self, listed: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+        if not self.known or not self.ptype.reads_below:
+            return listed, []
+        page: list[dict[str, Any]] = []
+        unchanged: list[str] = []
+        for obj in listed:
+            item_id = _id(obj)
+            marker = change_marker(self.ptype, obj)
+            if item_id is not None and marker is not None and self.known.get(item_id) == marker:
+                unchanged.append(item_id)
+            else:
+                page.append(obj)
+        return page, unchanged
+
+    def _complete(self, page: list[dict[str, Any]]) -> None:
+        """What the list leaves out: detail fields and expanded members, assignments, sub-resources."""
+        ptype = self.ptype
+        expand = list(ptype.item_expand) + (["assignments"] if self.batch_assignments and ptype.item_expand else [])
+        if expand or ptype.detail_fields:
+            self._read_objects(page, expand)
+        subs = ((ASSIGNMENTS,) if self.batch_assignments and not ptype.item_expand else ()) + ptype.sub_resources
+        for sub in subs:
+            self._read_below([(obj, f"{ptype.collection}/{_id(obj)}") for obj in page if _id(obj)], sub)
+
+    def _read_below(self, parents: list[tuple[dict[str, Any], str]], sub: SubResource) -> None:
+        """Each parent's `sub` collection (paged to its end) under `sub.key`, in one batch_get for all of them;
+        then each child collection of all their elements, again in one."""
+        if not parents:
+            return
+        urls = [sub.relative_url(path) for _, path in parents]
+        got = self.client.batch_get(urls)
+        elements: list[tuple[dict[str, Any], str]] = []
+        for (parent, path), url in zip(parents, urls, strict=True):
+            values = got.get(url, {}).get("value", [])
             parent[sub.key] = [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
-            elements[parent["id"]] = parent[sub.key]
-    for child in sub.children:
-        for parent_id, values in elements.items():
-            _read_below(client, values, f"{parent_path}/{parent_id}/{sub.path}", child)
+            elements += [(v, f"{path}/{sub.path}/{_id(v)}") for v in parent[sub.key] if _id(v)]
+        for child in sub.children:
+            self._read_below(elements, child)
 
-
-def _read_objects(client: GraphClient, ptype: PolicyType, page: list[dict[str, Any]], expand: list[str]) -> None:
-    """What only a GET of each object returns: its `detail_fields` and the navigation properties in `expand`
-    (`/{id}?$expand=items,assignments`)."""
-    query = f"?$expand={','.join(expand)}" if expand else ""
-    urls = {i: f"{ptype.collection}/{i}{query}" for i in _ids(page)}
-    if not urls:
-        return
-    got = client.batch_get(list(urls.values()))
-    for item in page:
-        if item.get("id") in urls:
-            full = got.get(urls[item["id"]], {})
-            for name in ptype.detail_fields:
-                item[name] = full.get(name)
-            for name in expand:
-                values = full.get(name)
-                item[name] = values if isinstance(values, list) else []
+    def _read_objects(self, page: list[dict[str, Any]], expand: list[str]) -> None:
+        """What only a GET of each object returns: its `detail_fields` and the navigation properties in `expand`
+        (`/{id}?$expand=items,assignments`)."""
+        query = f"?$expand={','.join(expand)}" if expand else ""
+        urls = {i: f"{self.ptype.collection}/{i}{query}" for obj in page if (i := _id(obj))}
+        if not urls:
+            return
+        got = self.client.batch_get(list(urls.values()))
+        for item in page:
+            if (item_id := _id(item)) in urls:
+                full = got.get(urls[item_id], {})
+                for name in self.ptype.detail_fields:
+                    item[name] = full.get(name)
+                for name in expand:
+                    values = full.get(name)
+                    item[name] = values if isinstance(values, list) else []
 
 
 def read_pages(client: GraphClient, ptype: PolicyType, include_dependencies: bool,
                page_size: int = PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
-    """Pages of Graph objects, each complete: assignments (when asked for) through `$expand` or `$batch`,
-    the configuration kept below each object (settings, definition values, policy set members) and what
-    only the object's own GET returns (scripts' content)."""
-    batch_assignments = include_dependencies and ptype.assignments is Assignments.BATCH
-    for page in client.iter_pages(ptype.collection, list_params(ptype, include_dependencies, page_size)):
-        expand = list(ptype.item_expand) + (["assignments"] if batch_assignments and ptype.item_expand else [])
-        if expand or ptype.detail_fields:
-            _read_objects(client, ptype, page, expand)
-        if batch_assignments and not ptype.item_expand:
-            _read_below(client, page, ptype.collection, SubResource("assignments", "assignments"))
-        for sub in ptype.sub_resources:
-            _read_below(client, page, ptype.collection, sub)
-        yield page
+    """Pages of Graph objects, each read whole (a full read)."""
+    for page in TypeReader(client, ptype, include_dependencies, page_size=page_size).pages():
+        yield page.items

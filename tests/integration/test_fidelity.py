@@ -180,10 +180,14 @@ def test_configuration_below_the_object_is_in_the_payload(env) -> None:
 def test_names_categories_and_no_dangling_reference(env) -> None:
     _sync(env, {})
     gid = env.graph_tenant_id
-    names = env.db.execute("SELECT display_name, payload->>'displayName' FROM inventory_items"
+    names = env.db.execute("SELECT display_name, payload->>'displayName', payload->>'profileName' FROM inventory_items"
                            " WHERE policy_type = 'intuneBrandingProfile' ORDER BY external_id").fetchall()
-    assert names and all(name.startswith("intuneBrandingProfile ") for name, _ in names)
-    assert {company for _, company in names} == {"Contoso Ltd"}  # displayName is the company name, on all
+    named = [name for name, _, profile in names if profile is not None]
+    assert named and all(name.startswith("intuneBrandingProfile ") for name in named)
+    assert {company for _, company, _ in names} == {"Contoso Ltd"}  # displayName is the company name, on all
+    # a profile with no name of its own (the default one) stays unnamed: never the company's name
+    unnamed = [name for name, _, profile in names if profile is None]
+    assert unnamed and unnamed == [None] * len(unnamed)
     catalog = env.db.execute("SELECT payload->'templateReference'->>'templateFamily', category FROM inventory_items"
                              " WHERE policy_type = 'settingsCatalogPolicy'").fetchall()
     families = {family: category for family, category in catalog}

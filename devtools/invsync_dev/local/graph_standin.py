@@ -142,7 +142,9 @@ class GraphStandIn:
         self.token_fault: Fault | None = None
         self.latency_ms = latency_ms
         self.batch_item_ms: int | None = None  # None: latency_ms / 20 (a full $batch costs twice a request)
-        self.window_limit: int | None = None  # requests per tenant per sliding 20 s; None: unlimited
+        self.window_limit: int | None = None  # requests per tenant per sliding window; None: unlimited
+        self.window_seconds = WINDOW_SECONDS
+        self.in_flight = 0  # Graph requests being served now (max_in_flight: the most at once)
         self.trace: list[str] | None = None  # when a list: every GET's path (sub-requests too), in order
         self.token_lifetime = 3600
         self.stats: dict[str, int] = {}
@@ -190,8 +192,10 @@ class GraphStandIn:
             self.quirks.clear()
             self.token_fault = None
             self.window_limit = None
+            self.window_seconds = WINDOW_SECONDS
             self.batch_item_ms = None
             self.trace = None
+            self.stats.pop("max_in_flight", None)
 
     def admit(self, tenant: StandInTenant, n: int = 1) -> float:
         """Counts `n` requests against the tenant's window; 0 when they fit, else the seconds until they
@@ -201,14 +205,23 @@ class GraphStandIn:
         with self.lock:
             now = time.monotonic()
             window = tenant.window
-            while window and window[0] <= now - WINDOW_SECONDS:
+            while window and window[0] <= now - self.window_seconds:
                 window.popleft()
             if len(window) + n <= self.window_limit:
                 window.extend([now] * n)
                 return 0.0
             oldest_needed = window[len(window) + n - self.window_limit - 1]
             self._bump("window_refused")
-            return max(0.001, oldest_needed + WINDOW_SECONDS - now)
+            return max(0.001, oldest_needed + self.window_seconds - now)
+
+    def _enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.stats["max_in_flight"] = max(self.stats.get("max_in_flight", 0), self.in_flight)
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def batch_cost_ms(self, sub_requests: int) -> float:
         per_item = self.latency_ms / 20 if self.batch_item_ms is None else self.batch_item_ms
@@ -530,7 +543,11 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             if tenant is None:
                 return
             if path in ("/beta/$batch", "/v1.0/$batch"):
-                return self._batch(tenant, body)
+                standin._enter()
+                try:
+                    return self._batch(tenant, body)
+                finally:
+                    standin._leave()
             self._send(405, {"error": {"code": "MethodNotAllowed", "message": "POST not allowed"}})
 
         def do_GET(self) -> None:  # noqa: N802
@@ -541,7 +558,11 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             tenant = self._auth()
             if tenant is None:
                 return
-            status, body, headers, raw = self._get(tenant, parts.path, parse_qs(parts.query))
+            standin._enter()
+            try:
+                status, body, headers, raw = self._get(tenant, parts.path, parse_qs(parts.query))
+            finally:
+                standin._leave()
             self._send(status, body, headers, raw)
 
         # -- endpoints -------------------------------------------------------------------
@@ -625,6 +646,11 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, {"ok": True})
             if path == "/_standin/config":
                 standin.latency_ms = int(payload.get("latency_ms", standin.latency_ms))
+                if "batch_item_ms" in payload:
+                    standin.batch_item_ms = payload["batch_item_ms"]
+                if "window_limit" in payload:
+                    standin.window_limit = payload["window_limit"]
+                standin.window_seconds = float(payload.get("window_seconds", standin.window_seconds))
                 return self._send(200, {"ok": True})
             if path == "/_standin/mutate":
                 gid = payload["graph_tenant_id"]

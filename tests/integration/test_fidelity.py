@@ -203,3 +203,34 @@ def test_names_categories_and_no_dangling_reference(env) -> None:
     ).fetchall()
     assert dangling and all(props == {"built_in": True} and target == "0" for _, target, props in dangling)
     assert BY_KEY["roleScopeTag"].built_in_ids == frozenset({"0"})
+
+
+def test_compliance_actions_for_noncompliance_are_configuration(env) -> None:
+    """scheduledActionsForRule is a relationship the list leaves out: read below each policy, with its action
+    items, so a grace period change is a change of the policy."""
+    _sync(env, {})
+    gid = env.graph_tenant_id
+    policy_id = env.graph.item_id(gid, "deviceCompliancePolicy", 1)
+    payload = _item(env.db, "deviceCompliancePolicy", policy_id)["payload"]
+    [rule] = payload["scheduledActionsForRule"]
+    assert rule["ruleName"] == "PasswordRequired"
+    assert [(a["actionType"], a["gracePeriodHours"]) for a in rule["scheduledActionConfigurations"]] == [
+        ("block", 0), ("notification", 24), ("retire", 4320)]
+    env.graph.modify_below(gid, "deviceCompliancePolicy", 1)
+    run = _sync(env, {"policy_types": ["deviceCompliancePolicy"]})
+    assert run["upserted"] == 1
+    [diff] = env.db.execute("SELECT diff FROM inventory_item_changes WHERE external_id = %s AND change = 'changed'",
+                            (policy_id,)).fetchone()
+    assert diff == [{"op": "replace", "path": "/scheduledActionsForRule/0/scheduledActionConfigurations/1/"
+                                              "gracePeriodHours", "value": 48}]
+
+
+def test_policy_set_members_of_shared_subtypes_link_to_their_items(env) -> None:
+    _sync(env, {})
+    gid = env.graph_tenant_id
+    policy_set = _item(env.db, "policySet", env.graph.item_id(gid, "policySet", 3))
+    members = {(link[1], link[2]) for link in _item_links(env.db, policy_set["id"]) if link[0] == "policy_set_item"}
+    assert ("iosManagedAppProtection", env.graph.item_id(gid, "iosManagedAppProtection", 0)) in members
+    assert ("deviceEnrollmentConfiguration", env.graph.item_id(gid, "deviceEnrollmentConfiguration", 1)) in members
+    for target_type, target_id in members:  # every member resolves to an item of this inventory
+        _item(env.db, target_type, target_id)

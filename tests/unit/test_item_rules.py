@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from inventory_sync.domain.configuration import configuration_of
-from inventory_sync.domain.items import NO_FILTER, assignment_links, to_record, type_name
+from inventory_sync.domain.items import NO_FILTER, assignment_links, change_marker, to_record, type_name
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, POLICY_TYPES
 from invsync_dev.local.graph_fixtures import SHAPES
 
@@ -164,3 +164,60 @@ def test_every_registry_type_has_documented_shapes_with_a_name() -> None:
             "windowsAutopilotDeploymentProfile", "mobileAppConfiguration"} <= several
     platforms = {s["@odata.type"].split(".")[-1][:3] for s in SHAPES["deviceConfiguration"]}
     assert {"win", "ios", "and", "mac"} <= platforms
+
+
+def test_policy_set_members_of_a_shared_subtype_resolve_through_item_type() -> None:
+    """managedAppProtectionPolicySetItem and windows10EnrollmentCompletionPageConfigurationPolicySetItem, in
+    the policySetItem resource's documented shape: the member's type is in `itemType`."""
+    members = [
+        {"@odata.type": "#microsoft.graph.managedAppProtectionPolicySetItem", "id": "m1", "payloadId": "ios1",
+         "itemType": "#microsoft.graph.iosManagedAppProtection", "displayName": "iOS MAM", "status": "success",
+         "errorCode": "noError", "guidedDeploymentTags": [], "targetedAppManagementLevels": "unspecified"},
+        {"@odata.type": "#microsoft.graph.managedAppProtectionPolicySetItem", "id": "m2", "payloadId": "and1",
+         "itemType": "#microsoft.graph.androidManagedAppProtection", "displayName": "Android MAM"},
+        {"@odata.type": "#microsoft.graph.windows10EnrollmentCompletionPageConfigurationPolicySetItem",
+         "id": "m3", "payloadId": "esp1", "itemType": "#microsoft.graph.windows10EnrollmentCompletionPageConfiguration",
+         "displayName": "ESP", "priority": 1}]
+    record = to_record(BY_KEY["policySet"], {"id": "s", "displayName": "Set", "items": members})
+    assert {(link.target_type, link.target_id) for link in record.links if link.link_type == "policy_set_item"} == {
+        ("iosManagedAppProtection", "ios1"), ("androidManagedAppProtection", "and1"),
+        ("deviceEnrollmentConfiguration", "esp1")}
+    assert all(link.target_type in BY_KEY for link in record.links)
+
+
+def test_a_scope_tag_group_target_keeps_its_object_and_kind() -> None:
+    """scopeTagGroupAssignmentTarget (documented properties: entraObjectId, targetType user|device)."""
+    [link] = assignment_links([{"id": "a1", "target": {
+        "@odata.type": "#microsoft.graph.scopeTagGroupAssignmentTarget",
+        "deviceAndAppManagementAssignmentFilterId": None, "deviceAndAppManagementAssignmentFilterType": "none",
+        "targetType": "device", "entraObjectId": "6b4c0f3e-2a1d-4e5f-9a8b-7c6d5e4f3a2b"}}])
+    assert (link.link_type, link.target_type, link.target_id) == (
+        "assignment", "group", "6b4c0f3e-2a1d-4e5f-9a8b-7c6d5e4f3a2b")
+    assert link.properties == {"target": "scopeTagGroupAssignmentTarget", "target_type": "device"}
+
+
+def test_a_branding_profile_without_a_name_is_not_named_after_the_company() -> None:
+    ptype = BY_KEY["intuneBrandingProfile"]
+    default = {"id": "b0", "profileName": None, "displayName": "Contoso Ltd", "isDefaultProfile": True}
+    assert to_record(ptype, default).display_name is None
+    assert to_record(ptype, {**default, "profileName": "Kiosks"}).display_name == "Kiosks"
+
+
+def test_a_filters_payloads_are_not_its_configuration() -> None:
+    ptype = BY_KEY["assignmentFilter"]
+    flt = {"id": "f", "displayName": "Lab", "platform": "windows10AndLater", "rule": "(device.deviceName -eq \"a\")",
+           "payloads": []}
+    used = {**flt, "payloads": [{"payloadId": "p1", "payloadType": "deviceConfigurationAndCompliance",
+                                 "groupId": "g1", "assignmentFilterType": "include"}]}
+    assert to_record(ptype, used).content_hash == to_record(ptype, flt).content_hash
+    assert to_record(ptype, {**flt, "rule": "x"}).content_hash != to_record(ptype, flt).content_hash
+
+
+def test_change_markers_compare_listed_and_stored_objects() -> None:
+    ptype = BY_KEY["settingsCatalogPolicy"]
+    listed = {"id": "p", "name": "P", "lastModifiedDateTime": "2026-11-02T10:00:00Z", "settingCount": 40}
+    stored = {"lastModifiedDateTime": "2026-11-02T10:00:00Z", "settingCount": 40}
+    assert change_marker(ptype, listed) == change_marker(ptype, stored) is not None
+    assert change_marker(ptype, {**listed, "settingCount": 41}) != change_marker(ptype, stored)
+    assert change_marker(ptype, {"id": "p"}) is None  # no marker shown: always read whole
+    assert change_marker(BY_KEY["termsAndConditions"], listed) is None  # a type without markers

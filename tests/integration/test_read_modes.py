@@ -134,3 +134,20 @@ def test_read_mode_rides_the_message_but_not_the_selection(env) -> None:
                    claims=claims_for("alice")), FakeContext())
     assert response["statusCode"] == 422
     assert env.db.execute("SELECT count(*) FROM bulk_operation_runs").fetchone()[0] == 2
+
+
+def test_an_item_stored_before_a_sub_resource_was_read_is_read_whole(env) -> None:
+    """After an upgrade that reads something new below a type (compliance actions, say), the stored payloads
+    lack it: an incremental run reads those objects whole, whatever their markers say."""
+    gid = env.graph_tenant_id
+    _sync(env)
+    policy_id = env.graph.item_id(gid, "deviceCompliancePolicy", 2)
+    env.db.execute("UPDATE inventory_items SET payload = payload - 'scheduledActionsForRule', payload_hash = NULL"
+                   " WHERE external_id = %s", (policy_id,))  # as an older version stored it
+    env.graph.trace = []
+    run = _sync(env)
+    assert run["read_mode"] == "incremental"
+    assert _below(env.graph.trace) == [
+        f"/beta/deviceManagement/deviceCompliancePolicies/{policy_id}/scheduledActionsForRule"]
+    payload = env.db.execute("SELECT payload FROM inventory_items WHERE external_id = %s", (policy_id,)).fetchone()[0]
+    assert payload["scheduledActionsForRule"]

@@ -68,14 +68,15 @@ def counts_by_type(conn: psycopg.Connection, tenant_id: int) -> list[TypeCount]:
 
 
 def stored_markers(conn: psycopg.Connection, tenant_id: int, policy_type: str, fields: tuple[str, ...],
-                   with_assignments: bool) -> dict[str, dict[str, object]]:
+                   read_below: list[str], with_assignments: bool) -> dict[str, dict[str, object]]:
     """The change-marker fields of the type's live items as their stored payloads hold them (the payload is
-    refreshed whenever a listed object's markers move). `with_assignments`: only items whose assignments a
-    sync has read (an incremental run that reads them must read the others')."""
+    refreshed whenever a listed object's markers move), for the items whose payload holds everything read below
+    them today (`read_below`: an item stored before a sub-resource was read is read whole again).
+    `with_assignments`: only items whose assignments a sync has read."""
     rows = conn.execute(
         "SELECT external_id, jsonb_build_object(" + ", ".join(["%s::text, payload -> %s::text"] * len(fields)) + ")"
         " FROM inventory_items WHERE tenant_id = %s AND policy_type = %s AND deleted_at IS NULL"
-        " AND (NOT %s OR assignments_hash IS NOT NULL)",
-        (*[v for f in fields for v in (f, f)], tenant_id, policy_type, with_assignments),
+        " AND payload ?& %s::text[] AND (NOT %s OR assignments_hash IS NOT NULL)",
+        (*[v for f in fields for v in (f, f)], tenant_id, policy_type, read_below, with_assignments),
     ).fetchall()
     return {external_id: markers for external_id, markers in rows}

@@ -201,8 +201,9 @@ class SyncEngine:
                 if not unit.change_markers or not unit.reads_below:
                     continue
                 with_assignments = include_dependencies and unit.assignments is Assignments.BATCH
+                read_below = [s.key for s in unit.sub_resources] + [*unit.item_expand, *unit.detail_fields]
                 rows = stored_items.stored_markers(conn, target.tenant_id, unit.key, unit.change_markers,
-                                                   with_assignments)
+                                                   read_below, with_assignments)
                 known[unit.key] = {ext: m for ext, fields in rows.items()
                                    if (m := change_marker(unit, fields)) is not None}
         return known

@@ -724,8 +724,8 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
                     return self._quirky(quirk, body, version, rest, query)
                 return 200, body, {}, None
             if below:
-                expand = query.get("$expand", [""])[0]
-                if expand and (below[-1], expand) not in _BELOW_EXPANDS:
+                below_expand = query.get("$expand", [""])[0]
+                if below_expand and (below[-1], below_expand) not in _BELOW_EXPANDS:
                     return 400, {"error": {"code": "BadRequest", "message": "$expand is not supported here"}}, {}, None
                 found = standin.below(tenant, ptype, index, below)
                 if found is None:

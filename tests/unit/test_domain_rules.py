@@ -128,7 +128,7 @@ def test_sub_resources_and_their_expands() -> None:
     assert child.relative_url("/x/definitionValues/d1") == (
         "/x/definitionValues/d1/presentationValues?$expand=presentation")
     settings = BY_KEY["settingsCatalogPolicy"].sub_resources[0]
-    assert settings.relative_url("/p") == "/p/settings"
+    assert settings.relative_url("/p") == "/p/settings?$top=1000"  # the largest page the endpoint serves
     assert [s.key for s in BY_KEY["compliancePolicy"].sub_resources][:1] == ["settings"]
     assert [s.key for s in BY_KEY["endpointSecurityIntent"].sub_resources] == ["settings"]
 
@@ -444,7 +444,7 @@ def test_summarise_each_kind_of_unit() -> None:
     assert "deviceConfiguration" not in context["types"]
     assert context["graph_forbidden"] == {"policy_types": ["mobileApp", "notARegistryKey"]}
     assert context["cancelled"] == {"policy_types": ["policySet"]}
-    assert result.totals() == {"observed": 12, "upserted": 2, "deleted": 1, "errors": 3}
+    assert result.totals() == outcomes.Totals(observed=12, upserted=2, deleted=1, errors=3)
 
 
 def test_summarise_fatal_deadline_and_success() -> None:
@@ -456,7 +456,7 @@ def test_summarise_fatal_deadline_and_success() -> None:
     partial = outcomes.EngineResult(units={"a": outcomes.UnitOutcome(complete=True), "b": outcomes.UnitOutcome()},
                                     deadline_hit=True)
     assert outcomes.summarise(partial)[:2] == (RunStatus.PARTIAL, [ErrorCode.DEADLINE_EXCEEDED])
-    assert outcomes.EngineResult(units={}).totals() == {"observed": 0, "upserted": 0, "deleted": 0, "errors": 0}
+    assert outcomes.EngineResult(units={}).totals() == outcomes.Totals(observed=0, upserted=0, deleted=0, errors=0)
 
 
 def test_units_are_the_selection_still_enabled_and_foundations_when_asked() -> None:
@@ -931,9 +931,9 @@ def test_a_run_where_every_type_failed_is_failed_and_errors_are_counted() -> Non
     only_forbidden = outcomes.EngineResult(units={"mobileApp": outcomes.UnitOutcome(
         error=_Error(ErrorCode.GRAPH_FORBIDDEN))})
     assert outcomes.summarise(only_forbidden)[0] is RunStatus.FAILED
-    assert only_forbidden.totals()["errors"] == 1
+    assert only_forbidden.totals().errors == 1
     done = outcomes.EngineResult(units={"a": outcomes.UnitOutcome(complete=True)})
-    assert done.totals()["errors"] == 0
+    assert done.totals().errors == 0
 
 
 # -- domain/limits.py: what input the service can hold ---------------------------------------------------------

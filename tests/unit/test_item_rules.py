@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from inventory_sync.domain.configuration import configuration_of
 from inventory_sync.domain.items import NO_FILTER, assignment_links, change_marker, to_record, type_name
-from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, POLICY_TYPES
+from inventory_sync.domain.outcomes import EngineResult, RunProgress, Totals, UnitOutcome
+from inventory_sync.domain.registry import BY_KEY, CHANGE_MARKERS, FOUNDATIONS, POLICY_TYPES, SubResource
 from invsync_dev.local.graph_fixtures import SHAPES
 
 DRIVER = {
@@ -221,3 +223,32 @@ def test_change_markers_compare_listed_and_stored_objects() -> None:
     assert change_marker(ptype, {**listed, "settingCount": 41}) != change_marker(ptype, stored)
     assert change_marker(ptype, {"id": "p"}) is None  # no marker shown: always read whole
     assert change_marker(BY_KEY["termsAndConditions"], listed) is None  # a type without markers
+
+
+def test_what_an_incremental_read_may_skip_and_the_urls_below() -> None:
+    assert BY_KEY["settingsCatalogPolicy"].change_markers == ("lastModifiedDateTime", "settingCount")
+    assert BY_KEY["deviceCompliancePolicy"].change_markers == ("lastModifiedDateTime", "version")
+    assert BY_KEY["policySet"].change_markers == () and BY_KEY["termsAndConditions"].change_markers == ()
+    assert all(BY_KEY[key].reads_below for key in CHANGE_MARKERS)  # markers only where there is something to skip
+    assert BY_KEY["termsAndConditions"].reads_below  # per-object assignments
+    assert BY_KEY["deviceManagementScript"].reads_below  # detail fields
+    assert not BY_KEY["deviceConfiguration"].reads_below and not BY_KEY["roleScopeTag"].reads_below
+    [actions] = BY_KEY["deviceCompliancePolicy"].sub_resources
+    assert actions.relative_url("/c/1") == "/c/1/scheduledActionsForRule?$expand=scheduledActionConfigurations"
+    both = SubResource("k", "k", expand="e", top=5)
+    assert both.relative_url("/p") == "/p/k?$expand=e&$top=5"
+
+
+def test_the_progress_record_has_one_shape() -> None:
+    progress = RunProgress(types_total=3, read_mode="incremental", types_done=1, current_types={"b", "a"})
+    snapshot = progress.counted(Totals(observed=7, upserted=1, deleted=0, errors=0, unchanged=5))
+    progress.current_types.add("c")  # the snapshot is its own
+    assert snapshot.as_json() == {"types_total": 3, "read_mode": "incremental", "types_done": 1,
+                                  "current_types": ["a", "b"], "items_seen": 7, "items_unchanged": 5}
+    final = replace(snapshot, types_failed=0, duration_seconds=1.5, graph_requests=10, graph_round_trips=4,
+                    graph_throttled=0, graph_paced_seconds=0.0)
+    assert set(final.as_json()) == {"types_total", "read_mode", "types_done", "current_types", "items_seen",
+                                    "items_unchanged", "types_failed", "duration_seconds", "graph_requests",
+                                    "graph_round_trips", "graph_throttled", "graph_paced_seconds"}
+    units = {"a": UnitOutcome(observed=4, unchanged=3), "b": UnitOutcome(observed=2, unchanged=1, upserted=1)}
+    assert EngineResult(units).totals() == Totals(observed=6, upserted=1, deleted=0, errors=0, unchanged=4)

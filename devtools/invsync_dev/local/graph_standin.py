@@ -141,7 +141,7 @@ class GraphStandIn:
         self.quirks: dict[str, Quirk] = {}
         self.token_fault: Fault | None = None
         self.latency_ms = latency_ms
-        self.batch_item_ms: int | None = None  # None: latency_ms / 20 (a full $batch costs twice a request)
+        self.batch_item_ms: float | None = None  # None: latency_ms / 20 (a full $batch costs twice a request)
         self.window_limit: int | None = None  # requests per tenant per sliding window; None: unlimited
         self.window_seconds = WINDOW_SECONDS
         self.in_flight = 0  # Graph requests being served now (max_in_flight: the most at once)
@@ -849,8 +849,11 @@ def main() -> None:  # pragma: no cover - manual use and benchmarks (its own pro
     parser = argparse.ArgumentParser(description="Microsoft Graph stand-in")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--batch-item-ms", type=float, default=None, help="per $batch sub-request (default latency/20)")
+    parser.add_argument("--window-limit", type=int, default=None, help="requests per tenant per 20 s (Intune: 1000)")
     args = parser.parse_args()
     standin = GraphStandIn(port=args.port, latency_ms=args.latency_ms).start()
+    standin.batch_item_ms, standin.window_limit = args.batch_item_ms, args.window_limit
     standin.add_tenant("contoso.onmicrosoft.com", "demo-client", "demo-secret")
     print(f"Graph stand-in on {standin.base_url}", flush=True)
     threading.Event().wait()

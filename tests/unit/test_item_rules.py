@@ -246,9 +246,9 @@ def test_the_progress_record_has_one_shape() -> None:
     assert snapshot.as_json() == {"types_total": 3, "read_mode": "incremental", "types_done": 1,
                                   "current_types": ["a", "b"], "items_seen": 7, "items_unchanged": 5}
     final = replace(snapshot, types_failed=0, duration_seconds=1.5, graph_requests=10, graph_round_trips=4,
-                    graph_throttled=0, graph_paced_seconds=0.0)
+                    graph_throttled=0, graph_paced=0)
     assert set(final.as_json()) == {"types_total", "read_mode", "types_done", "current_types", "items_seen",
                                     "items_unchanged", "types_failed", "duration_seconds", "graph_requests",
-                                    "graph_round_trips", "graph_throttled", "graph_paced_seconds"}
+                                    "graph_round_trips", "graph_throttled", "graph_paced"}
     units = {"a": UnitOutcome(observed=4, unchanged=3), "b": UnitOutcome(observed=2, unchanged=1, upserted=1)}
     assert EngineResult(units).totals() == Totals(observed=6, upserted=1, deleted=0, errors=0, unchanged=4)

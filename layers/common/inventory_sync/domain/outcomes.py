@@ -80,7 +80,7 @@ class RunProgress:
     graph_requests: int | None = None
     graph_round_trips: int | None = None
     graph_throttled: int | None = None
-    graph_paced_seconds: float | None = None
+    graph_paced: int | None = None  # requests that waited for room in the run's window
 
     def counted(self, totals: Totals) -> RunProgress:
         """A snapshot with the counters the writer has committed."""

@@ -242,5 +242,5 @@ class SyncService:
             types_failed=sum(1 for u in result.units.values() if u.error is not None),
             duration_seconds=round(time.monotonic() - started, 3), graph_requests=stats.requests,
             graph_round_trips=stats.round_trips, graph_throttled=stats.throttled,
-            graph_paced_seconds=round(stats.paced_seconds, 3))
+            graph_paced=stats.paced)
         self._finish(run.id, status, codes, context, totals, progress)

@@ -122,7 +122,7 @@ class GraphStats:
     throttled: int = 0
     retries: int = 0
     waited_seconds: float = 0.0
-    paced_seconds: float = 0.0
+    paced: int = 0  # requests that waited for room in the run's window
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: float) -> None:
@@ -175,7 +175,8 @@ class GraphClient:
             return
         if seconds >= self._deadline():
             raise DeadlineReached()
-        self.stats.add(**{"paced_seconds" if paced else "waited_seconds": seconds})
+        if not paced:
+            self.stats.add(waited_seconds=seconds)
         if self._sleep:
             self._sleep(seconds)
         elif self._stop.wait(seconds):
@@ -185,10 +186,14 @@ class GraphClient:
         """Wait until the run's window has room for `cost` requests, and take it."""
         if self.pacer is None:
             return
-        while (delay := self.pacer.reserve(cost)) > 0:
+        delay = self.pacer.reserve(cost)
+        if delay > 0:
+            self.stats.add(paced=1)
+        while delay > 0:
             if self._stop.is_set():
                 raise Stopped()
             self._wait(delay, paced=True)
+            delay = self.pacer.reserve(cost)
 
     def request(self, method: str, url: str, body: Any = None, cost: int = 1) -> tuple[Any, str | None]:
         """JSON request with retries; returns (parsed body, request-id) or raises GraphError. `cost`: the

@@ -146,6 +146,7 @@ class GraphStandIn:
         self.window_seconds = WINDOW_SECONDS
         self.in_flight = 0  # Graph requests being served now (max_in_flight: the most at once)
         self.trace: list[str] | None = None  # when a list: every GET's path (sub-requests too), in order
+        self.id_index: dict[tuple[str, str], dict[str, int]] = {}  # (tenant, type) → object id → index
         self.token_lifetime = 3600
         self.stats: dict[str, int] = {}
         self.issued_tokens: list[str] = []  # every token ever issued (secret-scan tests look for them)
@@ -754,16 +755,14 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             return None, None, []
 
         def _index_of(self, tenant: StandInTenant, ptype: PolicyType, item_id: str) -> int | None:
-            # ids are uuid5 of the index: search is fine for a stand-in (sub-resources of listed items)
-            cache = standin.__dict__.setdefault("_id_cache", {})
-            key = (tenant.graph_tenant_id, ptype.key, item_id)
-            if key in cache:
-                return cache[key]
-            for index in range(tenant.total(ptype.key)):
-                if standin.item_id(tenant.graph_tenant_id, ptype.key, index) == item_id:
-                    cache[key] = index if tenant.exists(ptype.key, index) else None
-                    return cache[key]
-            return None
+            """ids are uuid5 of the index: one map per tenant and type, extended as objects are added (the
+            stand-in's own CPU must not be what a benchmark measures); whether it exists now is asked live."""
+            with standin.lock:
+                ids = standin.id_index.setdefault((tenant.graph_tenant_id, ptype.key), {})
+                for index in range(len(ids), tenant.total(ptype.key)):
+                    ids[standin.item_id(tenant.graph_tenant_id, ptype.key, index)] = index
+            found = ids.get(item_id)
+            return found if found is not None and tenant.exists(ptype.key, found) else None
 
         def _list(self, tenant: StandInTenant, ptype: PolicyType, rest: str, query: dict[str, list[str]],
                   version: str) -> tuple[int, Any, dict[str, str], bytes | None]:

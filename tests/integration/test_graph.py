@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy, ThrottleGate, parse_retry_after
+from inventory_sync.adapters.graph.client import (
+    GraphClient,
+    RetryPolicy,
+    RunPacing,
+    ThrottleGate,
+    parse_retry_after,
+)
 from inventory_sync.adapters.graph.credentials import ClientSecretCredential
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.reader import read_pages
@@ -103,8 +109,8 @@ def test_retry_after_is_honoured_and_observed(graph, tenant) -> None:
 def test_a_429_slows_every_worker_of_the_tenant(graph, tenant) -> None:
     gate = ThrottleGate()
     graph.set_fault("mobileApp", Fault(status=429, times=1, retry_after="1"))
-    first, _ = _client(graph, tenant, gate=gate)
-    second, _ = _client(graph, tenant, gate=gate)
+    first, _ = _client(graph, tenant, pacing=RunPacing(gate=gate))
+    second, _ = _client(graph, tenant, pacing=RunPacing(gate=gate))
     throttled = threading.Thread(target=lambda: list(read_pages(first, BY_KEY["mobileApp"], True)))
     throttled.start()
     while first.stats.throttled == 0:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from inventory_sync.adapters.graph.client import GraphClient, RequestPacer, RetryPolicy
+from inventory_sync.adapters.graph.client import GraphClient, RequestPacer, RetryPolicy, RunPacing
 from inventory_sync.adapters.graph.credentials import ClientSecretCredential
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.reader import read_pages
@@ -49,8 +49,9 @@ def test_the_pacer_keeps_a_sliding_window() -> None:
 
 
 def test_paced_below_the_window_nothing_is_refused(graph, tenant) -> None:
-    graph.window_limit, graph.window_seconds = 30, 1.0  # the tenant's limit, scaled down to a second
-    paced = _client(graph, tenant, pacer=RequestPacer(24, window=1.0))
+    graph.window_limit, graph.window_seconds = 40, 1.0  # the tenant's limit, scaled down to a second
+    # half the limit (and a full $batch): even two windows' worth arriving together (a loaded machine) fit
+    paced = _client(graph, tenant, pacing=RunPacing(RequestPacer(20, window=1.0)))
     items = [i for page in read_pages(paced, BY_KEY["settingsCatalogPolicy"], True) for i in page]
     assert len(items) == 60 and all(len(i["settings"]) == i["settingCount"] for i in items)
     assert paced.stats.requests == 61 and paced.stats.throttled == 0 and graph.count("window_refused") == 0
@@ -64,7 +65,7 @@ def test_paced_below_the_window_nothing_is_refused(graph, tenant) -> None:
 
 
 def test_child_requests_are_packed_across_parents_and_sent_side_by_side(graph, tenant) -> None:
-    graph.latency_ms = 50
+    graph.latency_ms = 200  # a batch is served for ≥ 0.2 s: the five of one round overlap, however loaded
     client = _client(graph, tenant)
     before = graph.count("batch_requests")
     templates = [i for page in read_pages(client, BY_KEY["groupPolicyConfiguration"], True) for i in page]

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from inventory_sync.adapters.graph.client import GraphClient, RequestPacer, RetryPolicy, ThrottleGate
+from inventory_sync.adapters.graph.client import GraphClient, RequestPacer, RetryPolicy, RunPacing
 from inventory_sync.adapters.graph.credentials import CredentialStore
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.token import TokenProvider
@@ -212,10 +212,10 @@ class SyncService:
             return remaining_seconds() - settings.deadline_margin_seconds
 
         policy = RetryPolicy(max_attempts=settings.graph_max_attempts, base_delay=settings.graph_retry_base_seconds)
-        client = GraphClient(settings.graph_base_url, get_token, policy=policy, gate=ThrottleGate(), deadline=deadline,
-                             stop=stop, max_pages=settings.graph_max_pages,
-                             pacer=RequestPacer(settings.graph_requests_per_20s),
-                             max_batches_in_flight=settings.graph_batches_in_flight)
+        pacing = RunPacing(RequestPacer(settings.graph_requests_per_20s),
+                           batches_in_flight=settings.graph_batches_in_flight)
+        client = GraphClient(settings.graph_base_url, get_token, policy=policy, pacing=pacing, deadline=deadline,
+                             stop=stop, max_pages=settings.graph_max_pages)
         started = time.monotonic()
 
         def on_progress(result: EngineResult, progress: RunProgress) -> None:

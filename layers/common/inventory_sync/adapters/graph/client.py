@@ -144,28 +144,37 @@ def parse_retry_after(value: str | None, default: float) -> float:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass
+class RunPacing:
+    """What all the requests of one run share: its window (`pacer`; None: unpaced), its Retry-After gate, and
+    how many $batch requests it keeps in flight."""
+
+    pacer: RequestPacer | None = None
+    gate: ThrottleGate = field(default_factory=ThrottleGate)
+    batches_in_flight: int = DEFAULT_BATCHES_IN_FLIGHT
+
+
 class GraphClient:
     """Requests for one tenant during one run (the HTTP pool itself is shared by the process)."""
 
+    api_version = "beta"
+
     def __init__(self, base_url: str, get_token: Callable[[bool], str], *, policy: RetryPolicy | None = None,
-                 gate: ThrottleGate | None = None, deadline: Callable[[], float] | None = None,
-                 stop: threading.Event | None = None, api_version: str = "beta",
-                 sleep: Callable[[float], None] | None = None, max_pages: int = DEFAULT_MAX_PAGES,
-                 pacer: RequestPacer | None = None, max_batches_in_flight: int = DEFAULT_BATCHES_IN_FLIGHT) -> None:
+                 pacing: RunPacing | None = None, deadline: Callable[[], float] | None = None,
+                 stop: threading.Event | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> None:
         self.base_url = base_url.rstrip("/")
         self._origin = origin(self.base_url)
         self.max_pages = max_pages
-        self.api_version = api_version
         self._get_token = get_token
         self.policy = policy or RetryPolicy()
-        self.gate = gate or ThrottleGate()
+        pacing = pacing or RunPacing()
+        self.gate = pacing.gate
+        self.pacer = pacing.pacer
+        self.max_batches_in_flight = max(1, pacing.batches_in_flight)
+        self._in_flight = threading.BoundedSemaphore(self.max_batches_in_flight)  # $batch requests, whole run
         self._deadline = deadline or (lambda: float("inf"))
         self._stop = stop or threading.Event()
         self.stats = GraphStats()
-        self._sleep = sleep
-        self.pacer = pacer
-        self.max_batches_in_flight = max(1, max_batches_in_flight)
-        self._in_flight = threading.BoundedSemaphore(self.max_batches_in_flight)  # $batch requests, whole run
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{self.api_version}{path}"
@@ -177,9 +186,7 @@ class GraphClient:
             raise DeadlineReached()
         if not paced:
             self.stats.add(waited_seconds=seconds)
-        if self._sleep:
-            self._sleep(seconds)
-        elif self._stop.wait(seconds):
+        if self._stop.wait(seconds):
             raise Stopped()
 
     def _pace(self, cost: int) -> None:

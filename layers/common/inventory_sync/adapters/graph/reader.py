@@ -2,14 +2,16 @@
 
 Per listed page, what lies below its objects is read through `$batch`, packed across objects: one call for
 each sub-resource of all the page's objects, one for each child collection of all their elements (the
-presentation values of every definition value of every template on the page), their chunks several at a time
-(GraphClient.batch_get). An incremental read (`known` markers) reads below only the objects whose change
-markers moved since the inventory last read them; the others are handed on by id, to be kept as stored.
+presentation values of every definition value of every template on the page), their chunks several at a
+time (GraphClient.batch_get), while the next list page is fetched. An incremental read (`known` markers)
+reads below only the objects whose change markers moved since the inventory last read them; the others are
+handed on by id, to be kept as stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,11 +58,20 @@ class TypeReader:
         self.batch_assignments = include_dependencies and ptype.assignments is Assignments.BATCH
 
     def pages(self) -> Iterator[ReadPage]:
-        params = list_params(self.ptype, self.include_dependencies, self.page_size)
-        for listed in self.client.iter_pages(self.ptype.collection, params):
-            page, unchanged = self._split(listed)
-            self._complete(page)
-            yield ReadPage(page, unchanged)
+        listing = self.client.iter_pages(self.ptype.collection,
+                                         list_params(self.ptype, self.include_dependencies, self.page_size))
+        if not self.ptype.reads_below:
+            for whole in listing:
+                yield ReadPage(whole, [])
+            return
+        # the next list page is fetched while this one's objects are read below (one page ahead at most)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-list") as ahead:
+            upcoming = ahead.submit(next, listing, None)
+            while (listed := upcoming.result()) is not None:
+                upcoming = ahead.submit(next, listing, None)
+                page, unchanged = self._split(listed)
+                self._complete(page)
+                yield ReadPage(page, unchanged)
 
     def _split(self, listed: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
         if not self.known or not self.ptype.reads_below:

@@ -206,9 +206,14 @@ def test_the_sample_samconfig_names_only_parameters_the_template_has() -> None:
 
 def test_dispatch_restores_from_a_snapshot_and_every_trigger_calls_the_published_alias(transformed) -> None:
     functions = _resources(transformed, "AWS::Lambda::Function")
-    assert functions["DispatchFunction"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # switchable per stack (a region without SnapStart refuses the property); on by default
+    assert functions["DispatchFunction"]["Properties"]["SnapStart"] == {
+        "Fn::If": ["SnapStartOn", {"ApplyOn": "PublishedVersions"}, {"Ref": "AWS::NoValue"}]}
+    assert transformed["Parameters"]["SnapStart"]["Default"] == "true"
     for name in ("RunSyncFunction", "FinalizeFunction"):  # a parameter, off by default
-        assert _value(transformed, functions[name]["Properties"]["SnapStart"]["ApplyOn"]) == "None"
+        assert functions[name]["Properties"]["SnapStart"]["Fn::If"][0] == "SnapStartWorkersOn"
+    assert transformed["Parameters"]["SnapStartWorkers"]["Default"] == "None"
+    assert transformed["Conditions"]["SnapStartWorkersOn"]["Fn::And"][0] == {"Condition": "SnapStartOn"}
     aliases = {_target(a["Properties"]["FunctionName"]): a for a in
                _resources(transformed, "AWS::Lambda::Alias").values()}
     assert {"DispatchFunction", "RunSyncFunction", "FinalizeFunction"} <= set(aliases)

@@ -228,3 +228,233 @@ def test_dispatch_restores_from_a_snapshot_and_every_trigger_calls_the_published
     uri = json.dumps(_operations(transformed)[("/{proxy+}", "x-amazon-apigateway-any-method")]
                      ["x-amazon-apigateway-integration"]["uri"])
     assert "DispatchFunctionAliaslive" in uri
+
+
+# --- first contact with a customer's account (README "Deploy to AWS") ---------------------------------------
+
+def _commercial_regions() -> list[str]:
+    from cfnlint.helpers import REGIONS
+
+    return [r for r in REGIONS if not r.startswith(("cn-", "us-gov-", "us-iso", "eu-isoe-", "eusc-"))]
+
+
+def _snapstart_regions() -> set[str]:
+    from cfnlint.rules.resources.lmbd.SnapStartSupported import SnapStartSupported
+
+    return set(SnapStartSupported().regions)
+
+
+def _lint(template: dict[str, Any], tmp_path: Path, regions: list[str], **pinned: str) -> list[str]:
+    """cfn-lint's findings on the transformed template with some parameters pinned to one value (cfn-lint then
+    evaluates the conditions on them as CloudFormation would)."""
+    template = json.loads(json.dumps(template))
+    for name, value in pinned.items():
+        template["Parameters"][name].update(AllowedValues=[value], Default=value)
+    path = tmp_path / f"transformed-{'-'.join(pinned.values())}.json"
+    path.write_text(json.dumps(template, indent=1))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), "--format", "parseable", "--regions", *regions, "--", str(path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 2, 4, 6), result.stderr
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_cfn_lint_is_clean_in_every_commercial_region_with_snapstart_off_and_where_it_exists_with_it_on(
+        transformed: dict[str, Any], tmp_path: Path) -> None:
+    regions = _commercial_regions()
+    with_snapstart = [r for r in regions if r in _snapstart_regions()]
+    without = [r for r in regions if r not in _snapstart_regions()]
+    assert len(regions) >= 30 and without  # ap-east-2 and ap-southeast-6 at the time of writing
+    assert _lint(transformed, tmp_path, regions, SnapStart="false", SnapStartWorkers="PublishedVersions") == []
+    on = _lint(transformed, tmp_path, with_snapstart, SnapStart="true", SnapStartWorkers="PublishedVersions")
+    # pinning the parameter makes the other branch of its Fn::If unreachable (W1028): the test's doing
+    assert [f for f in on if ":W1028:" not in f] == []
+    # and the switch is what keeps the others deployable: on, cfn-lint refuses them
+    refused = _lint(transformed, tmp_path, without, SnapStart="true")
+    assert any(":E2530:" in f for f in refused), refused
+
+
+def test_reservations_are_switchable_off_to_no_value_never_zero(transformed: dict[str, Any]) -> None:
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    reserving = {n: f["Properties"]["ReservedConcurrentExecutions"] for n, f in functions.items()
+                 if "ReservedConcurrentExecutions" in f["Properties"]}
+    assert set(reserving) == {"MigrateFunction", "DispatchFunction", "FinalizeFunction"}
+    for name, value in reserving.items():
+        condition, on, off = value["Fn::If"]
+        assert condition == "Reserve" and off == {"Ref": "AWS::NoValue"}, name
+        assert _value(transformed, on) not in (0, "0"), name
+    assert transformed["Conditions"]["Reserve"] == {"Fn::Equals": [{"Ref": "ReserveConcurrency"}, "true"]}
+    # off, the budget is held by the queues' MaximumConcurrency and the API's throttling
+    for mapping in _resources(transformed, "AWS::Lambda::EventSourceMapping").values():
+        assert "MaximumConcurrency" in mapping["Properties"]["ScalingConfig"]
+    stage = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Stage").values()))["Properties"]
+    assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(stage["DefaultRouteSettings"])
+
+
+def test_the_api_admits_no_burst_beyond_dispatchs_reservation(transformed: dict[str, Any]) -> None:
+    """A request beyond dispatch's reserved concurrency would be throttled by Lambda and answered 500 by API
+    Gateway: the stage's burst is the reservation itself, and the default rate stays within it."""
+    settings = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Stage").values()))["Properties"][
+        "DefaultRouteSettings"]
+    assert settings["ThrottlingBurstLimit"] == {"Fn::If": ["Reserve", {"Ref": "DispatchReservedConcurrency"},
+                                                           {"Ref": "ApiThrottlingBurstLimit"}]}
+    parameters = transformed["Parameters"]
+    assert int(_value(transformed, settings["ThrottlingRateLimit"])) <= int(
+        parameters["DispatchReservedConcurrency"]["Default"])
+    assert int(parameters["ApiThrottlingBurstLimit"]["Default"]) <= int(
+        parameters["DispatchReservedConcurrency"]["Default"])
+
+
+def test_schedules_are_named_by_cloudformation_so_two_stacks_share_an_account(transformed: dict[str, Any]) -> None:
+    schedules = _resources(transformed, "AWS::Scheduler::Schedule")
+    assert len(schedules) == 2
+    for name, schedule in schedules.items():
+        assert "Name" not in schedule["Properties"], name
+
+
+def test_the_tenant_secret_prefix_can_never_cover_every_secret(transformed: dict[str, Any]) -> None:
+    import re
+
+    parameter = transformed["Parameters"]["TenantSecretPrefix"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert int(parameter["MinLength"]) >= 2 and pattern.fullmatch(parameter["Default"])
+    # CloudFormation refuses these before anything is created
+    for refused in ("", "/", "*", "inventory-sync/*", "inventory-sync", "rds!", "tenants//", " /", "?/"):
+        assert not pattern.fullmatch(refused) or len(refused) < int(parameter["MinLength"]), refused
+    # every policy statement that names the prefix appends to it within secret:<prefix>*: with a non-empty
+    # prefix of no wildcard it covers only names under it, never an RDS-managed secret (rds!...)
+    statements = [s for role in _resources(transformed, "AWS::IAM::Role").values()
+                  for policy in role["Properties"].get("Policies", [])
+                  for s in policy["PolicyDocument"]["Statement"] if "TenantSecretPrefix" in json.dumps(s)]
+    assert statements
+    writes = [s for s in statements if "secretsmanager:DeleteSecret" in json.dumps(s["Action"])]
+    assert writes
+    for statement in statements:
+        for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+            if "TenantSecretPrefix" in json.dumps(resource):
+                assert resource["Fn::Sub"].endswith(":secret:${TenantSecretPrefix}*"), resource
+
+
+def test_rundlq_is_bounded_and_alarmed_and_partial_batch_failures_are_counted(transformed: dict[str, Any]) -> None:
+    queues = _resources(transformed, "AWS::SQS::Queue")
+    redrive = queues["RunDLQ"]["Properties"]["RedrivePolicy"]
+    parked = _target(redrive["deadLetterTargetArn"])
+    assert parked in queues and int(redrive["maxReceiveCount"]) >= 5
+    alarms = list(_resources(transformed, "AWS::CloudWatch::Alarm").values())
+
+    def watched(metric: str) -> set[str]:
+        return {_target(a["Properties"]["Dimensions"][0]["Value"]) for a in alarms
+                if a["Properties"]["MetricName"] == metric and a["Properties"].get("Dimensions")}
+
+    assert parked in watched("ApproximateNumberOfMessagesVisible")
+    # a message finalize fails on stays in its queue (a partial batch failure): its age says so
+    assert {"RunDLQ", "FinalizeQueue", "RunQueue"} <= watched("ApproximateAgeOfOldestMessage")
+    # run_sync's failed attempts are partial batch failures too (Lambda's Errors never counts them): they are
+    # logged at ERROR and counted by a metric filter on its log group, which an alarm watches
+    filters = _resources(transformed, "AWS::Logs::MetricFilter").values()
+    counted = {_target(f["Properties"]["LogGroupName"]): f["Properties"] for f in filters}
+    assert {"RunSyncLogs", "FinalizeLogs"} <= set(counted)
+    metrics = {(t["MetricNamespace"], t["MetricName"]) for f in counted.values()
+               for t in f["MetricTransformations"]}
+    assert all('$.level = "ERROR"' in f["FilterPattern"] for f in counted.values())
+    assert any((a["Properties"]["Namespace"], a["Properties"]["MetricName"]) in metrics for a in alarms)
+
+
+def test_the_migration_runs_again_when_the_stack_points_at_another_database(transformed: dict[str, Any]) -> None:
+    props = transformed["Resources"]["SchemaMigration"]["Properties"]
+    for parameter in ("DatabaseSecretArn", "DatabaseHost", "DatabasePort", "DatabaseName"):
+        assert {"Ref": parameter} in props.values(), parameter
+
+
+def test_replaced_versions_are_deleted_not_retained(transformed: dict[str, Any]) -> None:
+    versions = _resources(transformed, "AWS::Lambda::Version")
+    assert len(versions) == 3
+    for name, version in versions.items():
+        assert transformed["Resources"][name].get("DeletionPolicy") == "Delete", name
+
+
+def test_queue_retries_schedules_cors_and_the_console_as_aws_recommends(transformed: dict[str, Any]) -> None:
+    queues = _resources(transformed, "AWS::SQS::Queue")
+    sources = {_target(m["Properties"]["EventSourceArn"]) for m in
+               _resources(transformed, "AWS::Lambda::EventSourceMapping").values()}
+    for name in sources:  # AWS recommends at least 5 receives for a Lambda event source
+        assert int(queues[name]["Properties"]["RedrivePolicy"]["maxReceiveCount"]) >= 5, name
+    sweep = next(s["Properties"]["Target"] for s in _resources(transformed, "AWS::Scheduler::Schedule").values()
+                 if "sweep" in s["Properties"]["Target"]["Input"])
+    assert sweep["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert int(sweep["RetryPolicy"]["MaximumEventAgeInSeconds"]) <= 300
+    assert "localhost" not in json.dumps(transformed["Parameters"]["CorsAllowOrigins"])
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    assert "VpcConfig" not in functions["ConsoleFunction"]["Properties"]
+    for name in DATABASE_FUNCTIONS:
+        assert functions[name]["Properties"]["VpcConfig"]["SubnetIds"] == {"Ref": "SubnetIds"}, name
+
+
+def test_every_functions_log_group_exists_before_the_function(transformed: dict[str, Any]) -> None:
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    groups = _resources(transformed, "AWS::Logs::LogGroup")
+    for name, function in functions.items():
+        group = _target(function["Properties"]["LoggingConfig"]["LogGroup"])  # a Ref: created first
+        assert group in groups, name
+        assert name not in json.dumps(groups[group]["Properties"]), (name, "the group must not wait for it")
+
+
+def test_the_authorizer_is_given_the_v2_issuer_and_says_why_it_refuses(transformed: dict[str, Any]) -> None:
+    import re
+
+    issuer = re.compile(transformed["Parameters"]["JwtIssuer"]["AllowedPattern"])
+    assert issuer.fullmatch("https://login.microsoftonline.com/0b7d3c1e-2f4a-4b5c-8d6e-7f8091a2b3c4/v2.0")
+    for wrong in ("https://sts.windows.net/0b7d3c1e-2f4a-4b5c-8d6e-7f8091a2b3c4/",
+                  "https://login.microsoftonline.com/common/v2.0",
+                  "https://login.microsoftonline.com/0b7d3c1e-2f4a-4b5c-8d6e-7f8091a2b3c4"):
+        assert not issuer.fullmatch(wrong), wrong
+    stage = next(iter(_resources(transformed, "AWS::ApiGatewayV2::Stage").values()))["Properties"]
+    assert "$context.authorizer.error" in stage["AccessLogSettings"]["Format"]
+
+
+def test_a_customer_managed_key_on_the_database_secret_gets_kms_decrypt(transformed: dict[str, Any]) -> None:
+    roles = _resources(transformed, "AWS::IAM::Role")
+    for name in DATABASE_FUNCTIONS:
+        document = json.dumps(roles[f"{name}Role"]["Properties"]["Policies"])
+        assert '"kms:Decrypt"' in document and '{"Ref": "DatabaseSecretKmsKeyArn"}' in document, name
+        assert '"HasDatabaseSecretKey"' in document, name
+
+
+def _sample_overrides() -> tuple[list[str], dict[str, str]]:
+    """The sample's entries, and what SAM CLI makes of them: its own samconfig reader and parameter parser."""
+    from samcli.cli.types import CfnParameterOverridesType
+    from samcli.lib.config.samconfig import SamConfig
+
+    config = SamConfig(str(ROOT), filename="samconfig.example.toml")
+    entries = config.get_all(["deploy"], "parameters", env="default")["parameter_overrides"]
+    return entries, CfnParameterOverridesType().convert(entries, None, None)
+
+
+def test_sam_cli_reads_every_value_of_the_sample_as_written() -> None:
+    entries, parsed = _sample_overrides()
+    written = {}
+    for entry in entries:
+        key, value = entry.split("=", 1)
+        written[key] = value[1:-1] if value.startswith('"') and value.endswith('"') else value
+    assert parsed == written
+    assert parsed["SyncScheduleExpression"] == "cron(0 2 * * ? *)"
+
+
+def test_the_sample_names_a_full_secret_arn_the_admin_group_and_one_api_prefix() -> None:
+    import re
+
+    _, parsed = _sample_overrides()
+    template = cfn_yaml.load(str(ROOT / "template.yaml"))
+    # the full ARN (IAM matches the secret's full ARN: without Secrets Manager's 6-character suffix, no access)
+    suffix = parsed["DatabaseSecretArn"].rsplit("-", 1)[1].strip("<>")
+    assert len(suffix) == 6, parsed["DatabaseSecretArn"]
+    assert parsed["AdminGroupId"]
+    assert parsed["ConsoleApiScope"].count("api://") == 1
+    assert not parsed["JwtAudience"].startswith("api://")  # v2.0 tokens carry the client id
+    for name, value in parsed.items():
+        pattern = template["Parameters"][name].get("AllowedPattern")
+        if pattern and "<" not in value:
+            assert re.fullmatch(pattern, value), name
+        allowed = template["Parameters"][name].get("AllowedValues")
+        if allowed:
+            assert value in [str(v) for v in allowed], name

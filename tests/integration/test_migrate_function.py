@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from inventory_sync.db import migrate as migrations
 from tests.support.lambdas import FakeContext, load_function
@@ -64,6 +65,8 @@ def response_url() -> Iterator[_ResponseUrl]:
 def function(fresh_database: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - the module
     monkeypatch.setenv("DATABASE_URL", fresh_database)
     monkeypatch.delenv("DATABASE_SECRET_ARN", raising=False)
+    # the stand-in answers on loopback, which the function accepts only beside a local AWS emulator
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     return load_function("migrate")
 
 
@@ -104,8 +107,10 @@ def _applied(url: str) -> list[str]:
 
 
 def _tables(url: str) -> set[str]:
+    """The schema's tables, but for the function's record of the requests it answered."""
     with psycopg.connect(url) as conn:
-        return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                                           " AND tablename <> 'schema_migration_requests'")}
 
 
 def _answer_to(function, event: dict[str, Any], response_url: _ResponseUrl) -> dict[str, Any]:  # noqa: ANN001
@@ -215,7 +220,7 @@ def test_a_migration_waiting_past_the_deadline_is_answered_failed(function, fres
         holder.execute("SELECT pg_advisory_unlock(%s)", (migrations.MIGRATION_LOCK_KEY,))
     answer = response_url.only_answer()
     assert answer["Status"] == "FAILED"
-    assert "QueryCanceled" in answer["Reason"] and "timeout" in answer["Reason"]
+    assert answer["Reason"].startswith(("QueryCanceled", "LockNotAvailable")) and "timeout" in answer["Reason"]
     assert left_ms > 2_000  # answered with time to spare
     time.sleep(0.5)
     assert len(response_url.requests) == 1
@@ -225,3 +230,118 @@ def test_a_migration_waiting_past_the_deadline_is_answered_failed(function, fres
 def test_an_event_that_is_not_a_custom_resource_request_changes_nothing(function, fresh_database: str) -> None:
     function.lambda_handler({"hello": "world"}, FakeContext())
     assert _applied(fresh_database) == []
+
+
+# --- answers only CloudFormation, once per request, never FAILED then committed --------------------------------
+
+def test_a_forged_response_url_is_ignored_and_nothing_is_sent_or_migrated(
+        function, fresh_database: str, response_url: _ResponseUrl, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """In AWS (no local emulator) a request whose ResponseURL is a plain http URL on a host of the sender's
+    choosing gets no answer there, and migrates nothing."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    forged = {**_request("Create", response_url), "ResponseURL": f"{response_url.url}/collect"}
+    function.lambda_handler(forged, FakeContext(remaining_ms=300_000))
+    assert response_url.requests == []
+    assert _applied(fresh_database) == []
+    logged = caplog.text
+    assert "ResponseURL is not CloudFormation's" in logged and "/collect" not in logged
+
+
+@pytest.mark.parametrize("url", [
+    "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/arn%3Aaws?X-Amz-Signature=1",
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn?X-Amz-Signature=1",
+    "https://s3-eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1/arn?X-Amz-Signature=1",
+    "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/arn?X=1",
+])
+def test_cloudformations_response_urls_are_answered(function, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert function.response_url_allowed(url)
+
+
+@pytest.mark.parametrize("url", [
+    "http://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/arn",  # not https
+    "https://attacker.example/collect",
+    "https://s3.amazonaws.com.attacker.example/collect",
+    "https://amazonaws.com/collect",
+    "https://s3.amazonaws.com:8443/collect",
+    "https://user:pw@s3.amazonaws.com/collect",
+    "https://169.254.169.254/latest/meta-data",
+    "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",  # loopback, without a local emulator
+    "file:///etc/passwd",
+    "https://[::1/collect",
+])
+def test_other_response_urls_are_refused(function, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert not function.response_url_allowed(url)
+
+
+def test_a_retried_invocation_answers_the_same_and_migrates_nothing_twice(
+        function, fresh_database: str, response_url: _ResponseUrl) -> None:
+    """Lambda retries an asynchronous invocation that failed (CloudFormation's is one): the same event again."""
+    event = _request("Create", response_url)
+    first = _answer_to(function, event, response_url)
+    with psycopg.connect(fresh_database) as conn:
+        applied_at = conn.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version").fetchall()
+    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
+    assert len(response_url.requests) == 2
+    second = response_url.requests[1]["body"]
+    assert first["Status"] == "SUCCESS" and second == first  # Data included: the versions the first applied
+    assert first["Data"] == {"Applied": ",".join(ALL_VERSIONS)}
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version"
+                            ).fetchall() == applied_at
+    # another request (the next deploy) migrates again, and finds nothing to do
+    function.lambda_handler(_request("Update", response_url, physical_id="inventory-sync-schema"),
+                            FakeContext(remaining_ms=300_000))
+    assert response_url.requests[2]["body"]["Data"] == {"Applied": "none"}
+
+
+def test_a_request_answered_failed_at_its_deadline_is_answered_failed_again_on_retry(
+        function, fresh_database: str, response_url: _ResponseUrl) -> None:
+    """The deadline answered FAILED while the lock was held; the retry comes when the lock is free: it must not
+    migrate (CloudFormation is rolling back) and answers FAILED again."""
+    event = _request("Create", response_url)
+    with psycopg.connect(fresh_database, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (migrations.MIGRATION_LOCK_KEY,))
+        function.lambda_handler(event, FakeContext(remaining_ms=6_000))
+        holder.execute("SELECT pg_advisory_unlock(%s)", (migrations.MIGRATION_LOCK_KEY,))
+    first = response_url.only_answer()
+    assert first["Status"] == "FAILED"
+    function.lambda_handler(event, FakeContext(remaining_ms=300_000))
+    assert response_url.requests[1]["body"] == first
+    assert _applied(fresh_database) == []
+
+
+def test_the_whole_migration_is_bounded_and_a_failed_answer_never_commits(
+        function, fresh_database: str, response_url: _ResponseUrl) -> None:
+    """The lock wait and the last migration's statement each end within the per-statement timeout, but
+    together they outlast the deadline: the answer is FAILED and the schema stays as it was - then and later."""
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(migrations._CREATE_TABLE)
+        for m in migrations.available_migrations()[:-1]:
+            conn.execute(m.sql)
+            conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                         (m.version, m.name, m.checksum))
+    holder = psycopg.connect(fresh_database)
+    holder.execute("SELECT pg_advisory_lock(%s)", (migrations.MIGRATION_LOCK_KEY,))
+    holder.execute(sql.SQL("LOCK TABLE inventory_sync_runs IN ACCESS SHARE MODE"))  # the last migration ALTERs it
+
+    def release() -> None:
+        time.sleep(1.6)  # under the per-statement timeout (2 s of a 6 s invocation)
+        holder.execute("SELECT pg_advisory_unlock(%s)", (migrations.MIGRATION_LOCK_KEY,))
+        time.sleep(1.6)  # and again: 3.2 s in all, past the deadline's 3 s
+        holder.rollback()
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        function.lambda_handler(_request("Update", response_url, physical_id="inventory-sync-schema"),
+                                FakeContext(remaining_ms=6_000))
+    finally:
+        releaser.join()
+        holder.close()
+    time.sleep(1.0)
+    answer = response_url.only_answer()
+    assert answer["Status"] == "FAILED"
+    assert _applied(fresh_database) == ALL_VERSIONS[:-1]

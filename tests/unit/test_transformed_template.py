@@ -370,7 +370,7 @@ def test_replaced_versions_are_deleted_not_retained(transformed: dict[str, Any])
     versions = _resources(transformed, "AWS::Lambda::Version")
     assert len(versions) == 3
     for name, version in versions.items():
-        assert transformed["Resources"][name].get("DeletionPolicy") == "Delete", name
+        assert version.get("DeletionPolicy") == "Delete", name
 
 
 def test_queue_retries_schedules_cors_and_the_console_as_aws_recommends(transformed: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -76,13 +78,31 @@ def status(conninfo: str) -> MigrationStatus:
     )
 
 
-def migrate(conninfo: str, timeout_ms: int | None = None) -> list[str]:
+def migrate(conninfo: str, timeout_ms: int | None = None, *,
+            before_commit: Callable[[psycopg.Connection, list[str]], None] | None = None) -> list[str]:
     """Apply pending migrations, all in one transaction (a failure leaves the schema as it was); returns the
-    ones this call applied (empty when up to date). With `timeout_ms`, waiting for the lock and each statement
-    are bounded by it (a deploy must answer before its function's own timeout)."""
+    ones this call applied (empty when up to date).
+
+    With `timeout_ms`, the whole migration is bounded by it: the wait for the lock and every statement get what
+    is left of it, and a migration that would commit after it rolls back instead (a deploy must answer before
+    its function's own timeout, and never answer FAILED for a schema that then changes). `before_commit`, when
+    given, runs inside the transaction after the last statement, with the names about to be applied; raising
+    rolls everything back (the migrate function decides its answer there, once)."""
+    deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
+
+    def left_ms() -> int:
+        if deadline is None:
+            return 0
+        left = int((deadline - time.monotonic()) * 1000)
+        if left <= 0:
+            raise MigrationError(f"the migration did not finish within {timeout_ms} ms; nothing was applied")
+        return left
+
     if timeout_ms:
         conninfo = make_conninfo(conninfo, options=f"-c lock_timeout={timeout_ms} -c statement_timeout={timeout_ms}")
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        if deadline is not None:
+            conn.execute(f"SET lock_timeout = {left_ms()}")
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             conn.execute(_CREATE_TABLE)
@@ -95,8 +115,13 @@ def migrate(conninfo: str, timeout_ms: int | None = None) -> list[str]:
                 elif recorded != migration.checksum:
                     raise MigrationError(
                         f"migration {migration.version}_{migration.name} changed after it was applied")
+            names = [f"{m.version}_{m.name}" for m in pending]
             with conn.transaction():
                 for migration in pending:
+                    if deadline is not None:  # what is left of the whole, for this migration's statements
+                        budget = left_ms()
+                        conn.execute(f"SET LOCAL statement_timeout = {budget}")
+                        conn.execute(f"SET LOCAL lock_timeout = {budget}")
                     try:
                         conn.execute(migration.sql)
                     except psycopg.Error as exc:
@@ -106,6 +131,10 @@ def migrate(conninfo: str, timeout_ms: int | None = None) -> list[str]:
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
                     )
+                left_ms()  # past the bound: roll back rather than commit late
+                if before_commit is not None:
+                    before_commit(conn, names)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
-    return [f"{m.version}_{m.name}" for m in pending]
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return names

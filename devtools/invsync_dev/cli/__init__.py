@@ -48,11 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", help="defaults to $DATABASE_URL")
         p.set_defaults(func=func)
 
+    from invsync_dev.cli import aws as cli_aws
     from invsync_dev.cli import local as cli_local
     from invsync_dev.cli import tenants as cli_tenants
 
     cli_local.register(sub)
     cli_tenants.register(sub)
+    cli_aws.register(sub)
     return parser
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from inventory_sync.db import migrate as migrations
 from invsync_dev.cli.output import audit_trail, change_set, table, wait_for
-from invsync_dev.local.embedded_pg import EmbeddedPostgres
+from invsync_dev.local.embedded_pg import EmbeddedPostgres, PortInUse
 from invsync_dev.paths import DATA_DIR
 
 
@@ -24,7 +24,10 @@ def cmd_local_db(args: argparse.Namespace) -> int:
         server = EmbeddedPostgres(DATA_DIR / "postgres", port=args.port)
         started = not server.running()
         if started:
-            server.start()
+            try:
+                server.start()
+            except PortInUse as exc:
+                raise SystemExit(f"invsync: PostgreSQL: {exc}; stop it, or pass --port <another port>") from None
         url = server.url
     applied = migrations.migrate(url)
     state = migrations.status(url)

@@ -35,10 +35,30 @@ def find_bin_dir() -> Path:
     return Path(getattr(pgserver, "POSTGRES_BIN_PATH"))  # pragma: no cover  # noqa: B009 - untyped package
 
 
+# the local stack's PostgreSQL port when it is free (README: DATABASE_URL=postgresql://postgres@127.0.0.1:5433/postgres)
+DEFAULT_PORT = 5433
+
+
+class PortInUse(RuntimeError):
+    """Another server (often another checkout's local stack) listens on the port asked for."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on it. SO_REUSEADDR as PostgreSQL sets it: connections of a server just stopped (TIME_WAIT)
+    do not hold the port, a listener does."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def _run_as() -> str | None:
@@ -109,9 +129,23 @@ class EmbeddedPostgres:
             return False
         result = subprocess.run(self._cmd("pg_ctl", "-D", str(self.data_dir), "status"), capture_output=True,
                                 text=True, check=False)
-        return result.returncode == 0
+        if result.returncode != 0:
+            return False
+        self._adopt_running_port()
+        return True
+
+    def _adopt_running_port(self) -> None:
+        """This data directory's server is up: its port is the one in postmaster.pid (line 4), whatever was asked."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            self.port = int(lines[3])
+        except (OSError, IndexError, ValueError):
+            return
 
     def start(self) -> EmbeddedPostgres:
+        if not port_free(self.port, self.host):  # pg_ctl would only say "could not start server"
+            raise PortInUse(f"port {self.port} on {self.host} is in use (is `invsync local up` running, perhaps from "
+                            "another checkout?)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.parent.chmod(self.data_dir.parent.stat().st_mode | 0o111)
         self._chown(self.data_dir)
@@ -128,8 +162,12 @@ class EmbeddedPostgres:
         if not self.durable:  # tests only: speed over crash safety
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         log = self.data_dir / "server.log"
-        self._run(self._cmd("pg_ctl", "-D", str(self.data_dir), "-l", str(log), "-o", " ".join(options),
-                            "-w", "-t", "60", "start"))
+        try:
+            self._run(self._cmd("pg_ctl", "-D", str(self.data_dir), "-l", str(log), "-o", " ".join(options),
+                                "-w", "-t", "60", "start"))
+        except RuntimeError as exc:  # the reason is in the server's log, not in pg_ctl's output
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+            raise RuntimeError(f"{exc}; server log: {' | '.join(tail) or 'empty'}") from None
         self._wait_ready()
         return self
 

@@ -17,7 +17,7 @@ import psycopg
 from inventory_sync.db import migrate as migrations
 from inventory_sync.db import tenants
 from invsync_dev.local.dev_jwt import LOCAL_ADMIN_GROUP, DevSigner
-from invsync_dev.local.embedded_pg import EmbeddedPostgres, free_port
+from invsync_dev.local.embedded_pg import DEFAULT_PORT, EmbeddedPostgres, PortInUse, free_port, port_free
 from invsync_dev.local.graph_standin import GraphStandIn, demo_counts
 from invsync_dev.local.http_api import LocalHttpApi
 from invsync_dev.local.lambda_runtime import ACCOUNT, REGION, LambdaContext, load_function
@@ -38,7 +38,7 @@ class Demo:
 
 
 class LocalStack:
-    def __init__(self, data_dir: Path, *, api_port: int = 3000, pg_port: int = 5433, graph_port: int = 0,
+    def __init__(self, data_dir: Path, *, api_port: int = 3000, pg_port: int | None = None, graph_port: int = 0,
                  aws_port: int = 0, run_workers: int = 2, sweep_every: float = 60.0,
                  schedule_every: float | None = None, host: str = "127.0.0.1", pollers: bool = True,
                  queue_delay: int = 0) -> None:
@@ -64,9 +64,16 @@ class LocalStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            self.pg = EmbeddedPostgres(self.data_dir / "postgres", port=self.pg_port, host=self.host)
-            if not self.pg.running():
-                self.pg.start()
+            # a port asked for is kept (or named when taken); otherwise 5433 when free, else any free port, so
+            # that `make demo` works beside another checkout's `invsync local up`
+            port = self.pg_port or (DEFAULT_PORT if port_free(DEFAULT_PORT, self.host) else free_port())
+            self.pg = EmbeddedPostgres(self.data_dir / "postgres", port=port, host=self.host)
+            if not self.pg.running():  # (when it is, its port is the one it runs on)
+                try:
+                    self.pg.start()
+                except PortInUse as exc:
+                    raise SystemExit(f"invsync: PostgreSQL: {exc}; stop it, or pass --pg-port <another port>"
+                                     ) from None
                 self._pg_started_here = True
             database_url = self.pg.url
         try:
@@ -147,7 +154,7 @@ class LocalStack:
                 for n, u in urls.items()}
         urls["RunQueue"] = sqs.create_queue(QueueName="RunQueue", Attributes={
             "VisibilityTimeout": str(RUN_VISIBILITY_SECONDS), "DelaySeconds": str(self.queue_delay),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arns["RunDLQ"], "maxReceiveCount": "3"})})["QueueUrl"]
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arns["RunDLQ"], "maxReceiveCount": "5"})})["QueueUrl"]
         urls["FinalizeQueue"] = sqs.create_queue(QueueName="FinalizeQueue", Attributes={
             "VisibilityTimeout": "30",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": arns["FinalizeDLQ"], "maxReceiveCount": "20"})}

@@ -8,7 +8,7 @@ pre-signed ``ResponseURL`` (without one it would wait until the resource's Servi
 reason when the migration failed, which fails the deploy and rolls the stack back while the schema stays as
 it was.
 
-Three rules keep that answer true:
+Three rules keep that answer true (docs/decisions/0010):
 - One answer decides: the deadline's FAILED and the migration's commit claim the same answer, so a migration
   that is answered FAILED rolls back rather than commit (and the whole migration is bounded by the time left).
 - A request is answered once, whatever Lambda does: CloudFormation invokes asynchronously, and Lambda retries

@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml layers/common/requirements.txt
 
 install: $(STAMP)
 
-# The layer's runtime dependencies (pyproject.toml) locked with hashes, for `sam build`.
-lock: $(STAMP)
-	$(VENV)/bin/python -m pip install --quiet pip-tools
-	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+# The layer's runtime dependencies (pyproject.toml) locked with hashes, for `sam build`, resolved by the
+# functions' runtime, Python 3.12 (LOCK_PYTHON=/path/to/python3.12 when it is not on PATH).
+LOCK_PYTHON ?= python3.12
+lock:
+	$(LOCK_PYTHON) -m venv .venv/lock
+	.venv/lock/bin/python -m pip install --quiet pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" .venv/lock/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -o layers/common/requirements.txt pyproject.toml
 
 test: $(STAMP) browser

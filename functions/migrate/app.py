@@ -21,6 +21,7 @@ Three rules keep that answer true (docs/decisions/0010):
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -156,7 +157,15 @@ def _record_failure(conninfo: str, request_id: str, reason: str) -> None:
         logger.warning("FAILED answer not recorded", extra={"error": type(exc).__name__})
 
 
-def _migrate(responder: _Responder, conninfo: str, request_id: str, budget_ms: int) -> None:
+def configuration_hash(properties: dict[str, Any]) -> str:
+    """A digest of the resource's properties but the token and the layer: the database target and what the
+    functions' versions snapshot. The stack names it in its versions' description, so that a new parameter
+    value publishes new versions (SAM hashes the template before parameters are resolved)."""
+    kept = {k: v for k, v in properties.items() if k not in ("ServiceToken", "SchemaVersion")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _migrate(responder: _Responder, conninfo: str, request_id: str, budget_ms: int, configuration: str) -> None:
     answer: dict[str, Any] = {}
 
     def decide(conn: psycopg.Connection, names: list[str]) -> None:
@@ -164,7 +173,7 @@ def _migrate(responder: _Responder, conninfo: str, request_id: str, budget_ms: i
         # deadline has not answered FAILED first; the record commits with the schema, or neither does
         if not responder.claim("handler"):
             raise migrations.MigrationError("answered FAILED at the deadline; rolled back")
-        data = {"Applied": ",".join(names) or "none"}
+        data = {"Applied": ",".join(names) or "none", "Configuration": configuration}
         answer.update(reason=f"applied: {data['Applied']}", data=data)
         _record(conn, request_id, "SUCCESS", answer["reason"], data)
 
@@ -203,7 +212,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
                 logger.info("request already answered; the same answer again", extra={"status": recorded[0]})
                 responder.send(*recorded)
             else:
-                _migrate(responder, conninfo, request_id, left_ms - STATEMENT_MARGIN_MS)
+                properties = event.get("ResourceProperties")
+                _migrate(responder, conninfo, request_id, left_ms - STATEMENT_MARGIN_MS,
+                         configuration_hash(properties if isinstance(properties, dict) else {}))
         elif request_type == "Delete":
             responder.send("SUCCESS", "the schema and its data are kept")
         else:

@@ -132,7 +132,9 @@ def test_create_migrates_and_answers_success(function, fresh_database: str, resp
     assert request["path"].startswith("/cloudformation-custom-resource-response-euwest1/")
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == function.PHYSICAL_ID
-    assert answer["Data"] == {"Applied": ",".join(ALL_VERSIONS)}
+    assert answer["Data"] == {"Applied": ",".join(ALL_VERSIONS),
+                              "Configuration": function.configuration_hash(_request("Create", response_url)[
+                                  "ResourceProperties"])}
     assert _applied(fresh_database) == ALL_VERSIONS
     assert {"tenants", "inventory_items", "inventory_item_changes", "audit_logs"} <= _tables(fresh_database)
 
@@ -145,7 +147,7 @@ def test_update_on_an_up_to_date_schema_is_a_no_op(function, fresh_database: str
                         response_url)
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "inventory-sync-schema"  # the same: CloudFormation replaces nothing
-    assert answer["Data"] == {"Applied": "none"}
+    assert answer["Data"]["Applied"] == "none"
     assert _applied(fresh_database) == ALL_VERSIONS and _tables(fresh_database) == tables
 
 
@@ -287,14 +289,14 @@ def test_a_retried_invocation_answers_the_same_and_migrates_nothing_twice(
     assert len(response_url.requests) == 2
     second = response_url.requests[1]["body"]
     assert first["Status"] == "SUCCESS" and second == first  # Data included: the versions the first applied
-    assert first["Data"] == {"Applied": ",".join(ALL_VERSIONS)}
+    assert first["Data"]["Applied"] == ",".join(ALL_VERSIONS)
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version"
                             ).fetchall() == applied_at
     # another request (the next deploy) migrates again, and finds nothing to do
     function.lambda_handler(_request("Update", response_url, physical_id="inventory-sync-schema"),
                             FakeContext(remaining_ms=300_000))
-    assert response_url.requests[2]["body"]["Data"] == {"Applied": "none"}
+    assert response_url.requests[2]["body"]["Data"]["Applied"] == "none"
 
 
 def test_a_request_answered_failed_at_its_deadline_is_answered_failed_again_on_retry(
@@ -345,3 +347,21 @@ def test_the_whole_migration_is_bounded_and_a_failed_answer_never_commits(
     answer = response_url.only_answer()
     assert answer["Status"] == "FAILED"
     assert _applied(fresh_database) == ALL_VERSIONS[:-1]
+
+
+def test_the_configuration_hash_follows_the_database_target_and_the_functions_configuration(
+        function, response_url: _ResponseUrl) -> None:
+    """The stack names this hash in its functions' version description: a new value of a parameter the versions
+    snapshot (which SAM's own version hash does not see) must change it; the layer and the token must not."""
+    properties = _request("Update", response_url)["ResourceProperties"]
+    properties = {**properties, "DatabaseHost": "db-a.internal", "FunctionConfiguration": {
+        "DisabledPolicyTypes": "", "SubnetIds": ["subnet-a", "subnet-b"]}}
+    base = function.configuration_hash(properties)
+    assert len(base) == 16
+    assert function.configuration_hash({**properties, "SchemaVersion": "arn:...:layer:inventory-sync-common:8",
+                                        "ServiceToken": "arn:...:function:other"}) == base
+    for changed in ({"DatabaseHost": "db-b.internal"}, {"DatabaseSecretArn": "arn:aws:secretsmanager:x"},
+                    {"FunctionConfiguration": {"DisabledPolicyTypes": "mobileApp",
+                                               "SubnetIds": ["subnet-a", "subnet-b"]}},
+                    {"FunctionConfiguration": {"DisabledPolicyTypes": "", "SubnetIds": ["subnet-a"]}}):
+        assert function.configuration_hash({**properties, **changed}) != base, changed

@@ -458,3 +458,45 @@ def test_the_sample_names_a_full_secret_arn_the_admin_group_and_one_api_prefix()
         allowed = template["Parameters"][name].get("AllowedValues")
         if allowed:
             assert value in [str(v) for v in allowed], name
+
+
+def _parameter_refs(template: dict[str, Any], value: Any) -> set[str]:
+    """Parameters a value depends on, through Refs, Subs and the conditions of its Fn::Ifs."""
+    import re
+
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and inner in template["Parameters"]:
+                found.add(inner)
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {n for n in re.findall(r"\$\{([A-Za-z0-9]+)\}", text) if n in template["Parameters"]}
+            elif key == "Fn::If":
+                found |= _parameter_refs(template, template["Conditions"][inner[0]])
+                found |= _parameter_refs(template, inner[1:])
+            elif key == "Condition" and isinstance(inner, str):
+                found |= _parameter_refs(template, template["Conditions"][inner])
+            else:
+                found |= _parameter_refs(template, inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _parameter_refs(template, inner)
+    return found
+
+
+def test_a_new_parameter_value_publishes_new_versions(transformed: dict[str, Any]) -> None:
+    """SAM names a version after a hash of the function as written (parameters unresolved): a deploy that changes
+    only DatabaseHost would leave the alias on a version with the old environment. Every parameter a version
+    snapshots (environment, SnapStart, VPC) is a property of the migration resource, which answers their hash;
+    the versions' description names it, and a new description replaces (publishes) the version."""
+    migration = transformed["Resources"]["SchemaMigration"]["Properties"]
+    hashed = _parameter_refs(transformed, {k: v for k, v in migration.items() if k != "ServiceToken"})
+    versions = _resources(transformed, "AWS::Lambda::Version")
+    assert len(versions) == 3
+    for version in versions.values():
+        function = transformed["Resources"][_target(version["Properties"]["FunctionName"])]["Properties"]
+        assert version["Properties"]["Description"] == {"Fn::Sub": "configuration ${SchemaMigration.Configuration}"}
+        snapshotted = _parameter_refs(transformed, {k: function.get(k) for k in ("Environment", "SnapStart",
+                                                                               "VpcConfig", "MemorySize")})
+        assert snapshotted and snapshotted <= hashed, snapshotted - hashed

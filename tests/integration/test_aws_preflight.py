@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import botocore.handlers
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from invsync_dev.cli import main
@@ -80,7 +80,7 @@ def _account_settings(quota: int) -> Any:
                        for f in lambda_backends["123456789012"][REGION].list_functions())
         limit = {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": quota - reserved,
                  "CodeSizeUnzipped": 262144000}
-        return (AWSResponse(f"https://lambda.{REGION}.amazonaws.com", 200, {}, None),
+        return (AWSResponse(f"https://lambda.{REGION}.amazonaws.com", 200, HTTPHeaders(), None),
                 {"AccountLimit": limit, "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0}})
     return answer
 

@@ -4,6 +4,7 @@ for is named when it is taken; the local stack without one takes another; a runn
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from invsync_dev.local.embedded_pg import EmbeddedPostgres, PortInUse, free_port
 
 
 @pytest.fixture
-def taken_port() -> int:
+def taken_port() -> Iterator[int]:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()

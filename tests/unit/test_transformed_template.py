@@ -412,6 +412,17 @@ def test_the_authorizer_is_given_the_v2_issuer_and_says_why_it_refuses(transform
     assert "$context.authorizer.error" in stage["AccessLogSettings"]["Format"]
 
 
+def test_the_database_secret_is_named_by_its_full_arn(transformed: dict[str, Any]) -> None:
+    import re
+
+    pattern = re.compile(transformed["Parameters"]["DatabaseSecretArn"]["AllowedPattern"])
+    assert pattern.fullmatch(PARAMETERS["DatabaseSecretArn"])
+    assert pattern.fullmatch("arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-3f2a1b0c-9d8e-AbC123")
+    for partial in ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-3f2a1b0c",
+                    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:inventory", "inventory-sync/database"):
+        assert not pattern.fullmatch(partial), partial
+
+
 def test_a_customer_managed_key_on_the_database_secret_gets_kms_decrypt(transformed: dict[str, Any]) -> None:
     roles = _resources(transformed, "AWS::IAM::Role")
     for name in DATABASE_FUNCTIONS:

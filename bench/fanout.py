@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 from bench.harness import aws, fresh_database, postgres, tenants, timed
 from inventory_sync.db.connection import Database
+from inventory_sync.db.unit_of_work import SqlUnitOfWork
 from inventory_sync.domain.registry import filter_runtime
 from inventory_sync.domain.selection import full_inventory
 from inventory_sync.services.dispatch import DispatchService
@@ -83,7 +84,8 @@ def _pair(server, n: int, resolved, sqs) -> dict[str, float]:
     tenants(url, n)
     db = Database(url, application_name="bench-fanout")
     fast_queue = CountingQueue(sqs)
-    fast = timed(lambda: DispatchService(db, fast_queue, filter_runtime()).dispatch_scheduled(resolved, "bench"))
+    service = DispatchService(SqlUnitOfWork(db), fast_queue, filter_runtime())
+    fast = timed(lambda: service.dispatch_scheduled(resolved, "bench"))
     db.close()
     naive_url = fresh_database(server, "fanout_naive")
     ids = tenants(naive_url, n)

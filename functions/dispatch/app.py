@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inventory_sync import bootstrap
 from inventory_sync.api import routes
+from inventory_sync.db.unit_of_work import SqlUnitOfWork
 from inventory_sync.domain.messages import is_http_event
 from inventory_sync.domain.selection import SelectionError
 from inventory_sync.observability import logger, metrics
@@ -32,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"status": "rejected", "reason": str(exc)}
     correlation_id = event.get("id") or context.aws_request_id
     logger.set_correlation_id(correlation_id)
-    result = DispatchService(built.db, built.run_queue, built.registry).dispatch_scheduled(
+    result = DispatchService(SqlUnitOfWork(built.db), built.run_queue, built.registry).dispatch_scheduled(
         resolved, correlation_id)
     metrics.add_metric(name="ScheduledDispatches", unit="Count", value=len(result.dispatched))
     logger.info("scheduled dispatch", extra=result.as_dict() | {"skipped_tenant_ids": None})

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from inventory_sync import bootstrap
+from inventory_sync.db.unit_of_work import SqlUnitOfWork
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEvent, is_scheduled_envelope
 from inventory_sync.observability import logger, metrics
 from inventory_sync.services.finalize import ChangeRetention, FinalizeService
@@ -23,7 +24,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def _service() -> FinalizeService:
     built = container()
     s = built.settings
-    return FinalizeService(built.db, s.lock_idle_session_timeout_ms, s.pending_timeout_seconds,
+    return FinalizeService(SqlUnitOfWork(built.db), s.lock_idle_session_timeout_ms, s.pending_timeout_seconds,
                            ChangeRetention(days=s.change_retention_days))
 
 

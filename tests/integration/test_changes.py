@@ -142,6 +142,7 @@ def test_both_routes_are_tenant_isolated(env) -> None:
 
 def test_pruning_removes_old_change_rows_only(env) -> None:
     from inventory_sync.db.connection import Database
+    from inventory_sync.db.unit_of_work import SqlUnitOfWork
     from inventory_sync.services.finalize import ChangeRetention, FinalizeService
 
     run = _sync(env)
@@ -152,7 +153,8 @@ def test_pruning_removes_old_change_rows_only(env) -> None:
     audit_before = env.db.execute("SELECT count(*) FROM audit_logs").fetchone()[0]
     db = Database(env.queues["database_url"], application_name="test-prune")
     try:
-        service = FinalizeService(db, 60_000, 3_600, ChangeRetention(days=365, batch=7, max_batches=1_000))
+        service = FinalizeService(SqlUnitOfWork(db), 60_000, 3_600,
+                                  ChangeRetention(days=365, batch=7, max_batches=1_000))
         assert service.sweep().pruned_changes == old
     finally:
         db.close()

@@ -249,6 +249,7 @@ def test_concurrent_schedulers_dispatch_each_tenant_once(db, stack, database_url
 
     from inventory_sync.adapters.queues import SqsQueue
     from inventory_sync.db.connection import Database
+    from inventory_sync.db.unit_of_work import SqlUnitOfWork
     from inventory_sync.domain.registry import filter_runtime
     from inventory_sync.domain.selection import full_inventory
     from inventory_sync.services.dispatch import DispatchService
@@ -261,7 +262,8 @@ def test_concurrent_schedulers_dispatch_each_tenant_once(db, stack, database_url
     def schedule(n: int):
         database = Database(database_url, application_name=f"sched-{n}")
         try:
-            return DispatchService(database, SqsQueue(stack["run"]), registry).dispatch_scheduled(resolved, f"c{n}")
+            service = DispatchService(SqlUnitOfWork(database), SqsQueue(stack["run"]), registry)
+            return service.dispatch_scheduled(resolved, f"c{n}")
         finally:
             database.close()
 

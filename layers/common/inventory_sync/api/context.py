@@ -12,14 +12,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from inventory_sync import bootstrap
 from inventory_sync.api.models import Problem
 from inventory_sync.api.problems import TITLES
-from inventory_sync.db.rows import Tenant, User
+from inventory_sync.db.rows import Tenant
+from inventory_sync.db.unit_of_work import SqlUnitOfWork
 from inventory_sync.domain.limits import MAX_ID
-from inventory_sync.services.access import Caller, Identity, resolve_user
+from inventory_sync.services.access import Caller, Identity, working_as
 from inventory_sync.services.paging import MAX_PAGE
 from inventory_sync.services.tenant_admin import TenantAdmin
 
 if TYPE_CHECKING:
-    import psycopg
     from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -59,26 +59,25 @@ def _event(router: BaseRouter) -> APIGatewayProxyEventV2:
 
 
 def identity(router: BaseRouter) -> Identity:
+    """The caller as the JWT authorizer saw them; a platform administrator when ADMIN_GROUP_ID is among the
+    token's groups or roles."""
     authorizer = _event(router).request_context.authorizer
     claims = authorizer.jwt_claim if authorizer else None
-    return Identity.from_claims(claims)
+    return Identity.from_claims(claims, container(router).settings.admin_group_id)
+
+
+def unit_of_work(router: BaseRouter) -> SqlUnitOfWork:
+    """The request's unit of work: the service it is handed to opens, authorises and commits in it."""
+    return SqlUnitOfWork(container(router).db)
 
 
 @contextlib.contextmanager
-def session(router: BaseRouter) -> Iterator[tuple[psycopg.Connection, User]]:
-    """One transaction per request, with the caller's users row created or refreshed."""
-    caller = identity(router)
-    with container(router).db.transaction() as conn:
-        yield conn, resolve_user(conn, caller)
-
-
-@contextlib.contextmanager
-def as_caller(router: BaseRouter) -> Iterator[tuple[psycopg.Connection, Caller]]:
-    """`session`, knowing whether the caller administers the platform (ADMIN_GROUP_ID in groups or roles)."""
-    who = identity(router)
-    built = container(router)
-    with built.db.transaction() as conn:
-        yield conn, Caller(resolve_user(conn, who), who.is_admin(built.settings.admin_group_id))
+def as_caller(router: BaseRouter) -> Iterator[tuple[SqlUnitOfWork, Caller]]:
+    """For the tenant routes, until tenant administration opens its own unit of work: the request's, open, and
+    the caller; committed when the block ends without an error."""
+    uow = unit_of_work(router)
+    with working_as(uow, identity(router)) as caller:
+        yield uow, caller
 
 
 def correlation_id(router: BaseRouter) -> str:

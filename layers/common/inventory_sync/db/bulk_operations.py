@@ -9,6 +9,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from inventory_sync.db.rows import BulkOperation
+from inventory_sync.domain.status import BulkStatus, check_bulk_transition
 
 COLS = ("id, tenant_id, user_id, resource, action, status, total_items, processed_items, succeeded, failed,"
         " skipped, item_ids, audit_log_id, selection_hash, trigger, correlation_id, cancel_requested_at,"
@@ -77,24 +78,30 @@ def tenants_with_active(conn: psycopg.Connection, tenant_ids: list[int], selecti
     return {r[0] for r in rows}
 
 
+def _move(conn: psycopg.Connection, bulk_id: int, current: BulkStatus, target: BulkStatus, assignments: str,
+          params: dict[str, Any]) -> bool:
+    """The one status write of the table: the domain's rule first (docs/architecture.md §4), then the change,
+    only from the status the caller saw (a late or repeated writer changes nothing; the trigger is the backstop)."""
+    check_bulk_transition(current, target)
+    cur = conn.execute(
+        f"UPDATE bulk_operation_runs SET status = %(target)s, {assignments}, updated_at = now()"
+        " WHERE id = %(id)s AND status = %(current)s",
+        {**params, "id": bulk_id, "current": current.value, "target": target.value},
+    )
+    return cur.rowcount == 1
+
+
 def mark_running(conn: psycopg.Connection, bulk_id: int, run_id: int) -> bool:
-    cur = conn.execute(
-        "UPDATE bulk_operation_runs SET status = 'running', item_ids = %s, updated_at = now()"
-        " WHERE id = %s AND status = 'pending'",
-        (Jsonb([run_id]), bulk_id),
-    )
-    return cur.rowcount == 1
+    return _move(conn, bulk_id, BulkStatus.PENDING, BulkStatus.RUNNING, "item_ids = %(item_ids)s",
+                 {"item_ids": Jsonb([run_id])})
 
 
-def finish(conn: psycopg.Connection, bulk_id: int, status: str, counters: dict[str, int]) -> bool:
-    """Terminal status and counters, once: only an active operation changes."""
-    cur = conn.execute(
-        "UPDATE bulk_operation_runs SET status = %(status)s, processed_items = %(processed_items)s,"
-        " succeeded = %(succeeded)s, failed = %(failed)s, skipped = %(skipped)s, finished_at = now(),"
-        " updated_at = now() WHERE id = %(id)s AND status IN ('pending', 'running')",
-        {"status": status, "id": bulk_id, **counters},
-    )
-    return cur.rowcount == 1
+def finish(conn: psycopg.Connection, bulk_id: int, current: BulkStatus, target: BulkStatus,
+           counters: dict[str, int]) -> bool:
+    """Terminal status and counters, once: only the operation still in `current` changes."""
+    return _move(conn, bulk_id, current, target,
+                 "processed_items = %(processed_items)s, succeeded = %(succeeded)s, failed = %(failed)s,"
+                 " skipped = %(skipped)s, finished_at = now()", dict(counters))
 
 
 def request_cancel(conn: psycopg.Connection, bulk_id: int) -> bool:
@@ -137,7 +144,3 @@ def stale_pending(conn: psycopg.Connection, older_than_seconds: int, limit: int 
         (older_than_seconds, limit),
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def as_dict(op: BulkOperation) -> dict[str, Any]:
-    return {k: getattr(op, k) for k in op.__dataclass_fields__}

@@ -10,6 +10,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from inventory_sync.db.rows import Run
+from inventory_sync.domain.status import RunStatus, check_run_transition
 
 COLS = ("id, tenant_id, user_id, bulk_operation_run_id, selection_hash, selection_payload, status, had_errors,"
         " error_codes, error_context, started_at, finished_at, items_observed_count, items_upserted_count,"
@@ -71,11 +72,13 @@ def update_progress(conn: psycopg.Connection, run_id: int, *, observed: int, ups
     )
 
 
-def finish(conn: psycopg.Connection, run_id: int, *, status: str, error_codes: list[str],
+def finish(conn: psycopg.Connection, run_id: int, *, status: RunStatus, error_codes: list[str],
            error_context: dict[str, Any], observed: int | None = None, upserted: int | None = None,
            deleted: int | None = None, errors: int | None = None,
            progress: dict[str, Any] | None = None) -> bool:
-    """running → terminal, once. Counters left None keep their stored values."""
+    """running → terminal, once: the table's one status write, after the domain's rule (docs/architecture.md
+    §4; the trigger is the backstop). Counters left None keep their stored values."""
+    check_run_transition(RunStatus.RUNNING, status)
     cur = conn.execute(
         "UPDATE inventory_sync_runs SET status = %(status)s, had_errors = %(had_errors)s,"
         " error_codes = %(codes)s, error_context = error_context || %(context)s,"
@@ -90,7 +93,7 @@ def finish(conn: psycopg.Connection, run_id: int, *, status: str, error_codes: l
         "   count(*) FILTER (WHERE c.change = 'restored') FROM inventory_item_changes c"
         "   WHERE c.tenant_id = inventory_sync_runs.tenant_id AND c.inventory_sync_run_id = inventory_sync_runs.id),"
         " finished_at = now(), updated_at = now() WHERE id = %(id)s AND status = 'running'",
-        {"status": status, "had_errors": bool(error_codes), "codes": Jsonb(sorted(set(error_codes))),
+        {"status": status.value, "had_errors": bool(error_codes), "codes": Jsonb(sorted(set(error_codes))),
          "context": Jsonb(error_context), "observed": observed, "upserted": upserted, "deleted": deleted,
          "errors": errors, "progress": Jsonb(progress) if progress is not None else None, "id": run_id},
     )

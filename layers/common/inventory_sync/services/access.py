@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
-from inventory_sync.db import tenants
-from inventory_sync.db.rows import Tenant, User
+from inventory_sync.db.rows import BulkOperation, Tenant, User
 from inventory_sync.domain.audit import Actor
 from inventory_sync.domain.tenancy import claim_values
 from inventory_sync.errors import Forbidden, NotFound, Unauthenticated
+from inventory_sync.services.unit_of_work import TenantStore, UnitOfWork
 
 OWNER_ROLES = frozenset({"owner"})
 WRITE_ROLES = frozenset({"owner", "operator"})
@@ -21,28 +20,31 @@ READ_ROLES = frozenset({"owner", "operator", "reader"})
 
 @dataclass(frozen=True)
 class Identity:
-    """The caller as the JWT authorizer saw it (claims arrive as strings)."""
+    """Who is asking, before the database is asked: the JWT authorizer's claims (strings), or the operator of
+    the CLI's direct mode. Services take it with their unit of work and resolve it to a users row inside it."""
 
     subject: str
     email: str | None
     name: str | None
-    # the `groups` and `roles` claims together: group object ids and app role values
-    memberships: frozenset[str] = frozenset()
+    admin: bool = False  # a platform administrator: ADMIN_GROUP_ID among the token's groups or roles
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any] | None) -> Identity:
+    def from_claims(cls, claims: Mapping[str, Any] | None, admin_group_id: str | None = None) -> Identity:
         claims = claims or {}
         subject = str(claims.get("oid") or claims.get("sub") or "").strip()
         if not subject or len(subject) > 255:
             raise Unauthenticated("the request carries no authenticated subject")
         email = claims.get("email") or claims.get("preferred_username")
         name = claims.get("name")
+        memberships = claim_values(claims.get("groups")) | claim_values(claims.get("roles"))
         return cls(subject, str(email)[:320] if email else None, str(name)[:200] if name else None,
-                   claim_values(claims.get("groups")) | claim_values(claims.get("roles")))
+                   bool(admin_group_id) and admin_group_id in memberships)
 
-    def is_admin(self, admin_group_id: str | None) -> bool:
-        """A platform administrator: the configured group or app role is among the token's claims."""
-        return bool(admin_group_id) and admin_group_id in self.memberships
+    @classmethod
+    def operator(cls, login: str) -> Identity:
+        """Whoever runs the CLI's direct mode (database and Secrets Manager access): a platform administrator,
+        recorded in the audit trail as the users row `operator:<login>`."""
+        return cls(f"operator:{login}"[:255], None, f"{login} (invsync direct mode)"[:200], admin=True)
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,28 @@ def actor_of(user: User) -> Actor:
     return Actor("user", user.id, user.email, user.name)
 
 
-def resolve_user(conn: psycopg.Connection, identity: Identity) -> User:
-    return tenants.upsert_user(conn, subject=identity.subject, email=identity.email, name=identity.name)
+@contextlib.contextmanager
+def working_as(uow: UnitOfWork, identity: Identity) -> Iterator[Caller]:
+    """A use case's transaction: the unit of work opened, the caller's users row created or refreshed, and
+    everything committed when the block ends without an error (an error rolls it all back)."""
+    with uow:
+        yield Caller(uow.tenants.upsert_user(subject=identity.subject, email=identity.email, name=identity.name),
+                     identity.admin)
+        uow.commit()
 
 
-def require_member(conn: psycopg.Connection, tenant_id: int, user: User, roles: frozenset[str]) -> Tenant:
+@contextlib.contextmanager
+def member_of(uow: UnitOfWork, identity: Identity, tenant_id: int, roles: frozenset[str]) -> Iterator[User]:
+    """`working_as`, for a member of the tenant with one of `roles` only."""
+    with working_as(uow, identity) as caller:
+        require_member(uow.tenants, tenant_id, caller.user, roles)
+        yield caller.user
+
+
+def require_member(store: TenantStore, tenant_id: int, user: User, roles: frozenset[str]) -> Tenant:
     """Unknown tenant and non-member look the same (404); a member without the role gets 403."""
-    tenant = tenants.get(conn, tenant_id)
-    role = tenants.role_of(conn, tenant_id, user.id) if tenant else None
+    tenant = store.get(tenant_id)
+    role = store.role_of(tenant_id, user.id) if tenant else None
     if tenant is None or role is None:
         raise NotFound(f"tenant {tenant_id} not found")
     if role not in roles:
@@ -72,14 +88,26 @@ def require_member(conn: psycopg.Connection, tenant_id: int, user: User, roles: 
     return tenant
 
 
-def require_tenant_manager(conn: psycopg.Connection, tenant_id: int, caller: Caller) -> Tenant:
+def require_bulk_operation(uow: UnitOfWork, user: User, bulk_id: int, roles: frozenset[str]) -> BulkOperation:
+    """A bulk operation of a tenant the caller belongs to with one of `roles`; 404 for anyone else's."""
+    op = uow.bulk_operations.get(bulk_id)
+    if op is None:
+        raise NotFound(f"bulk operation {bulk_id} not found")
+    try:
+        require_member(uow.tenants, op.tenant_id, user, roles)
+    except NotFound:
+        raise NotFound(f"bulk operation {bulk_id} not found") from None
+    return op
+
+
+def require_tenant_manager(store: TenantStore, tenant_id: int, caller: Caller) -> Tenant:
     """Platform administrators, and the tenant's owners, manage its credential and members."""
     if caller.admin:
-        tenant = tenants.get(conn, tenant_id)
+        tenant = store.get(tenant_id)
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
         return tenant
-    return require_member(conn, tenant_id, caller.user, OWNER_ROLES)
+    return require_member(store, tenant_id, caller.user, OWNER_ROLES)
 
 
 def require_admin(caller: Caller, what: str) -> None:

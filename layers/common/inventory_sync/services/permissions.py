@@ -17,7 +17,9 @@ from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy
 from inventory_sync.adapters.graph.credentials import CredentialStore
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.token import TokenProvider
+from inventory_sync.db import tenants
 from inventory_sync.db.rows import Tenant, User
+from inventory_sync.db.unit_of_work import BoundTable
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.registry import PolicyType, RuntimeRegistry
 from inventory_sync.services.access import OWNER_ROLES, require_member
@@ -120,7 +122,7 @@ class PermissionChecks:
     @staticmethod
     def tenant(conn: psycopg.Connection, user: User, tenant_id: int) -> Tenant:
         """The tenant to check, for its owners only (404 to strangers, 403 to other members)."""
-        return require_member(conn, tenant_id, user, OWNER_ROLES)
+        return require_member(BoundTable(tenants, conn), tenant_id, user, OWNER_ROLES)
 
     def report(self, tenant: Tenant, *, refresh: bool) -> PermissionReport:
         """For a tenant `tenant` returned (so after its membership check): cached, unless `refresh`."""

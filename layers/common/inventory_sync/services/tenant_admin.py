@@ -18,6 +18,7 @@ import psycopg
 
 from inventory_sync.db import audit, tenants
 from inventory_sync.db.rows import Member, Tenant, TenantWithRole
+from inventory_sync.db.unit_of_work import BoundTable
 from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
 from inventory_sync.errors import Conflict, NotFound, Unavailable
@@ -137,7 +138,8 @@ class TenantAdmin:
                        correlation_id: str | None) -> None:
         """Inside `committing`: the tenant row stays locked until the commit, so changes of one tenant's
         credential follow one another."""
-        tenant = require_tenant_manager(conn, tenant_id, caller)  # 404 for strangers, 403 for non-owners
+        # 404 for strangers, 403 for non-owners
+        tenant = require_tenant_manager(BoundTable(tenants, conn), tenant_id, caller)
         tenants.update(conn, tenant_id, {"graph_client_id": credential.client_id})
         self._event(conn, caller, tenant_id, "tenant.credential.set", "tenant", str(tenant_id),
                     credential.audit_metadata(), correlation_id)
@@ -145,7 +147,7 @@ class TenantAdmin:
 
     # -- members -----------------------------------------------------------------------------------------
     def members(self, conn: psycopg.Connection, caller: Caller, tenant_id: int) -> list[Member]:
-        require_tenant_manager(conn, tenant_id, caller)
+        require_tenant_manager(BoundTable(tenants, conn), tenant_id, caller)
         return tenants.members(conn, tenant_id)
 
     def put_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, body: MemberIn,
@@ -153,7 +155,7 @@ class TenantAdmin:
         """Add or change a membership. (created?, member). The user row is created on first sight with the
         body's email and name; an existing user's profile stays as their own token set it: it is shared by
         every tenant they belong to, so no owner of one tenant may rewrite it."""
-        require_tenant_manager(conn, tenant_id, caller)
+        require_tenant_manager(BoundTable(tenants, conn), tenant_id, caller)
         current = dict(tenants.lock_memberships(conn, tenant_id))
         user = tenants.ensure_user(conn, subject=body.subject, email=body.email, name=body.name)
         previous = current.get(user.id)
@@ -173,7 +175,7 @@ class TenantAdmin:
 
     def remove_member(self, conn: psycopg.Connection, caller: Caller, tenant_id: int, user_id: int,
                       correlation_id: str | None) -> None:
-        require_tenant_manager(conn, tenant_id, caller)
+        require_tenant_manager(BoundTable(tenants, conn), tenant_id, caller)
         current = dict(tenants.lock_memberships(conn, tenant_id))
         if user_id not in current:
             raise NotFound(f"user {user_id} is not a member of tenant {tenant_id}")

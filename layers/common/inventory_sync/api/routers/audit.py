@@ -12,7 +12,8 @@ from inventory_sync.api.context import (
     Cursor,
     Id,
     Limit,
-    session,
+    identity,
+    unit_of_work,
 )
 from inventory_sync.api.models import AuditPage
 from inventory_sync.services import queries
@@ -30,7 +31,6 @@ def list_audit_logs(
     limit: Limit = 50,
 ) -> AuditPage:
     """The tenant's audit trail, newest first."""
-    with session(router) as (conn, user):
-        return AuditPage.model_validate(queries.list_audit(conn, user, tenant_id, action=action,
-                                                           resource_type=resource_type, resource_id=resource_id,
-                                                           cursor=cursor, limit=limit))
+    return AuditPage.model_validate(queries.list_audit(unit_of_work(router), identity(router), tenant_id,
+                                                       action=action, resource_type=resource_type,
+                                                       resource_id=resource_id, cursor=cursor, limit=limit))

@@ -12,7 +12,8 @@ from inventory_sync.api.context import (
     Cursor,
     Id,
     Limit,
-    session,
+    identity,
+    unit_of_work,
 )
 from inventory_sync.api.models import (
     ChangePage,
@@ -29,10 +30,8 @@ router = APIGatewayHttpRouter()
 @router.get("/tenants/<tenant_id>/inventory-items/<item_id>/history", responses=READ_ERRORS)
 def item_history(tenant_id: Id, item_id: Id, cursor: Cursor = None, limit: Limit = 50) -> ChangePage:
     """Every recorded change of one inventory item, newest first."""
-    with session(router) as (conn, user):
-        return ChangePage.model_validate(queries.item_history(conn, user, tenant_id, item_id, cursor=cursor,
-                                                              limit=limit))
-
+    return ChangePage.model_validate(queries.item_history(unit_of_work(router), identity(router), tenant_id,
+                                                          item_id, cursor=cursor, limit=limit))
 
 
 @router.get("/tenants/<tenant_id>/inventory-items", responses=READ_ERRORS)
@@ -46,22 +45,20 @@ def list_items(
     limit: Limit = 100,
 ) -> ItemPage:
     """The tenant's inventory items (deleted ones only when asked), by policy type or category, searchable."""
-    with session(router) as (conn, user):
-        return ItemPage.model_validate(queries.list_items(conn, user, tenant_id, policy_type=policy_type,
-                                                          include_deleted=include_deleted, cursor=cursor,
-                                                          limit=limit, category=category, search=q))
+    which = queries.ItemFilter(policy_type=policy_type, category=category, search=q,
+                               include_deleted=include_deleted)
+    return ItemPage.model_validate(queries.list_items(unit_of_work(router), identity(router), tenant_id, which,
+                                                      cursor=cursor, limit=limit))
 
 
 @router.get("/tenants/<tenant_id>/inventory-items/<item_id>", responses=READ_ERRORS)
 def get_item(tenant_id: Id, item_id: Id) -> ItemOut:
     """One inventory item: its payload and dependency links."""
-    with session(router) as (conn, user):
-        return ItemOut.model_validate(queries.get_item(conn, user, tenant_id, item_id))
+    return ItemOut.model_validate(queries.get_item(unit_of_work(router), identity(router), tenant_id, item_id))
 
 
 @router.get("/tenants/<tenant_id>/inventory-summary", responses=READ_ERRORS)
 def inventory_summary(tenant_id: Id) -> InventorySummaryOut:
     """How many items the tenant's inventory holds per policy type (live and deleted)."""
-    with session(router) as (conn, user):
-        counts = queries.inventory_summary(conn, user, tenant_id)
+    counts = queries.inventory_summary(unit_of_work(router), identity(router), tenant_id)
     return InventorySummaryOut(tenant_id=tenant_id, policy_types=[TypeCountOut.model_validate(c) for c in counts])

@@ -15,13 +15,14 @@ from inventory_sync.api.context import (
     Id,
     Limit,
     correlation_id,
-    session,
+    identity,
+    unit_of_work,
 )
 from inventory_sync.api.models import (
     BulkOperationDetailOut,
     BulkOperationPage,
 )
-from inventory_sync.services import queries
+from inventory_sync.services import cancel, queries
 
 router = APIGatewayHttpRouter()
 
@@ -33,22 +34,21 @@ def list_bulk_operations(
     limit: Limit = 50,
 ) -> BulkOperationPage:
     """The caller's bulk operations (status=active for the progress widget)."""
-    with session(router) as (conn, user):
-        return BulkOperationPage.model_validate(queries.list_bulk_operations(conn, user, status=status,
-                                                                             cursor=cursor, limit=limit))
+    return BulkOperationPage.model_validate(queries.list_bulk_operations(unit_of_work(router), identity(router),
+                                                                         status=status, cursor=cursor, limit=limit))
 
 
 @router.get("/bulk-operations/<bulk_id>", responses=READ_ERRORS)
 def get_bulk_operation(bulk_id: Id) -> BulkOperationDetailOut:
     """A bulk operation with the live progress of its run."""
-    with session(router) as (conn, user):
-        return BulkOperationDetailOut.model_validate(queries.get_bulk_operation(conn, user, bulk_id))
+    return BulkOperationDetailOut.model_validate(queries.get_bulk_operation(unit_of_work(router), identity(router),
+                                                                            bulk_id))
 
 
 @router.post("/bulk-operations/<bulk_id>/cancel",
-          responses={200: {"description": "Aborted"}, 202: {"description": "Stop requested"}, **WRITE_ERRORS})
+             responses={200: {"description": "Aborted"}, 202: {"description": "Stop requested"}, **WRITE_ERRORS})
 def cancel_bulk_operation(bulk_id: Id) -> Response[BulkOperationDetailOut]:
     """Cancel: pending → aborted (200); running → stops between pages (202); terminal → 409."""
-    with session(router) as (conn, user):
-        code, view = queries.cancel(conn, user, bulk_id, correlation_id(router))
-    return Response(code, content_types.APPLICATION_JSON, BulkOperationDetailOut.model_validate(view))
+    done = cancel.cancel(unit_of_work(router), identity(router), bulk_id, correlation_id(router))
+    return Response(200 if done.aborted else 202, content_types.APPLICATION_JSON,
+                    BulkOperationDetailOut.model_validate(done.operation))

@@ -16,7 +16,8 @@ from inventory_sync.api.context import (
     Limit,
     container,
     correlation_id,
-    session,
+    identity,
+    unit_of_work,
 )
 from inventory_sync.api.models import (
     ChangePage,
@@ -39,14 +40,10 @@ def dispatch_sync(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
 ) -> Response[DispatchOut]:
     """Dispatch an inventory sync of the tenant (empty body = full inventory)."""
-    request = body or SelectionRequest()
-    raw = request.model_dump(exclude_none=True)
     built = container(router)
-    service = DispatchService(built.db, built.run_queue, built.registry)
-    with session(router) as (conn, user):
-        answer = service.dispatch(conn, user=user, tenant_id=tenant_id, body=raw, request=request,
-                                  idempotency_key=idempotency_key, correlation_id=correlation_id(router),
-                                  render=_render)
+    service = DispatchService(unit_of_work(router), built.run_queue, built.registry)
+    answer = service.dispatch(identity(router), tenant_id, body or SelectionRequest(), idempotency_key=idempotency_key,
+                              correlation_id=correlation_id(router), render=_render)
     metrics.add_metric(name="Dispatches", unit="Count", value=1)
     location = f"/bulk-operations/{answer['bulk_operation_run']['id']}"
     # a replay answers what was stored: timestamps parse back to the instants they were written from
@@ -66,16 +63,14 @@ def list_syncs(
     limit: Limit = 50,
 ) -> RunPage:
     """The tenant's sync runs, newest first (cursor pagination)."""
-    with session(router) as (conn, user):
-        return RunPage.model_validate(queries.list_runs(conn, user, tenant_id, status=status, cursor=cursor,
-                                                        limit=limit))
+    return RunPage.model_validate(queries.list_runs(unit_of_work(router), identity(router), tenant_id, status=status,
+                                                    cursor=cursor, limit=limit))
 
 
 @router.get("/tenants/<tenant_id>/inventory-syncs/<run_id>", responses=READ_ERRORS)
 def get_sync(tenant_id: Id, run_id: Id) -> RunOut:
     """One sync run with counters, error codes and progress."""
-    with session(router) as (conn, user):
-        return RunOut.model_validate(queries.get_run(conn, user, tenant_id, run_id))
+    return RunOut.model_validate(queries.get_run(unit_of_work(router), identity(router), tenant_id, run_id))
 
 
 @router.get("/tenants/<tenant_id>/inventory-syncs/<run_id>/changes", responses=READ_ERRORS)
@@ -88,6 +83,6 @@ def list_sync_changes(
     limit: Limit = 100,
 ) -> ChangePage:
     """What the run changed: each item added, changed (with its JSON Patch), deleted or restored."""
-    with session(router) as (conn, user):
-        return ChangePage.model_validate(queries.list_changes(conn, user, tenant_id, run_id, change=change,
-                                                              policy_type=policy_type, cursor=cursor, limit=limit))
+    return ChangePage.model_validate(queries.list_changes(unit_of_work(router), identity(router), tenant_id, run_id,
+                                                          change=change, policy_type=policy_type, cursor=cursor,
+                                                          limit=limit))

@@ -19,7 +19,6 @@ from inventory_sync.api.context import (
     errors_for,
     no_content,
     permission_checks,
-    session,
     tenant_admin,
 )
 from inventory_sync.api.models import (
@@ -38,8 +37,8 @@ router = APIGatewayHttpRouter()
 def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
     """Platform administrators: onboard a tenant with its Graph credential (kept in Secrets Manager only)."""
     service = tenant_admin(router)
-    with service.committing(), as_caller(router) as (conn, caller):
-        view = service.create(conn, caller, body, correlation_id(router))
+    with service.committing(), as_caller(router) as (uow, caller):
+        view = service.create(uow.connection, caller, body, correlation_id(router))
     return Response(201, content_types.APPLICATION_JSON, TenantOut.model_validate(view),
                     headers={"Location": f"/tenants/{view.id}"})
 
@@ -47,22 +46,22 @@ def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
 @router.get("/tenants", responses=READ_ERRORS)
 def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
     """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
-    with as_caller(router) as (conn, caller):
-        return TenantPage.model_validate(tenant_admin(router).visible_tenants(conn, caller, cursor, limit))
+    with as_caller(router) as (uow, caller):
+        return TenantPage.model_validate(tenant_admin(router).visible_tenants(uow.connection, caller, cursor, limit))
 
 
 @router.get("/tenants/<tenant_id>", responses=READ_ERRORS)
 def get_tenant(tenant_id: Id) -> TenantOut:
     """One tenant (members and platform administrators)."""
-    with as_caller(router) as (conn, caller):
-        return TenantOut.model_validate(tenant_admin(router).get(conn, caller, tenant_id))
+    with as_caller(router) as (uow, caller):
+        return TenantOut.model_validate(tenant_admin(router).get(uow.connection, caller, tenant_id))
 
 
 @router.patch("/tenants/<tenant_id>", responses={200: {"description": "OK"}, **WRITE_ERRORS})
 def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> TenantOut:
     """Platform administrators: rename, enable/disable (`status`), include in scheduled syncs or not."""
-    with as_caller(router) as (conn, caller):
-        view = tenant_admin(router).update(conn, caller, tenant_id, body, correlation_id(router))
+    with as_caller(router) as (uow, caller):
+        view = tenant_admin(router).update(uow.connection, caller, tenant_id, body, correlation_id(router))
         return TenantOut.model_validate(view)
 
 
@@ -70,16 +69,16 @@ def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> Tenant
 def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
     """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
     service = tenant_admin(router)
-    with service.committing(), as_caller(router) as (conn, caller):
-        service.set_credential(conn, caller, tenant_id, body, correlation_id(router))
+    with service.committing(), as_caller(router) as (uow, caller):
+        service.set_credential(uow.connection, caller, tenant_id, body, correlation_id(router))
     return Response(204, None, None)
 
 
 @router.get("/tenants/<tenant_id>/members", responses={**READ_ERRORS, **errors_for(403)})
 def list_members(tenant_id: Id) -> MemberPage:
     """Platform administrators and the tenant's owners: who may do what."""
-    with as_caller(router) as (conn, caller):
-        members = tenant_admin(router).members(conn, caller, tenant_id)
+    with as_caller(router) as (uow, caller):
+        members = tenant_admin(router).members(uow.connection, caller, tenant_id)
     return MemberPage(items=[MemberOut.model_validate(m) for m in members])
 
 
@@ -87,16 +86,16 @@ def list_members(tenant_id: Id) -> MemberPage:
          responses={200: {"description": "Changed"}, 201: {"description": "Added"}, **WRITE_ERRORS})
 def put_member(tenant_id: Id, body: Annotated[MemberIn, Body()]) -> Response[MemberOut]:
     """Platform administrators and the tenant's owners: add a member or change their role."""
-    with as_caller(router) as (conn, caller):
-        created, view = tenant_admin(router).put_member(conn, caller, tenant_id, body, correlation_id(router))
+    with as_caller(router) as (uow, caller):
+        created, view = tenant_admin(router).put_member(uow.connection, caller, tenant_id, body, correlation_id(router))
     return Response(201 if created else 200, content_types.APPLICATION_JSON, MemberOut.model_validate(view))
 
 
 @router.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: no_content("Removed"), **WRITE_ERRORS})
 def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
     """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
-    with as_caller(router) as (conn, caller):
-        tenant_admin(router).remove_member(conn, caller, tenant_id, user_id, correlation_id(router))
+    with as_caller(router) as (uow, caller):
+        tenant_admin(router).remove_member(uow.connection, caller, tenant_id, user_id, correlation_id(router))
     return Response(204, None, None)
 
 
@@ -105,6 +104,6 @@ def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
 def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
     checks = permission_checks(router)
-    with session(router) as (conn, user):
-        tenant = checks.tenant(conn, user, tenant_id)
+    with as_caller(router) as (uow, caller):
+        tenant = checks.tenant(uow.connection, caller.user, tenant_id)
     return PermissionCheckOut.model_validate(checks.report(tenant, refresh=refresh))

@@ -9,7 +9,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from inventory_sync.db.rows import BulkOperation
-from inventory_sync.domain.status import BulkStatus, check_bulk_transition
+from inventory_sync.domain.status import BULK_TERMINAL, BulkStatus, check_bulk_transition
 
 COLS = ("id, tenant_id, user_id, resource, action, status, total_items, processed_items, succeeded, failed,"
         " skipped, item_ids, audit_log_id, selection_hash, trigger, correlation_id, cancel_requested_at,"
@@ -78,30 +78,35 @@ def tenants_with_active(conn: psycopg.Connection, tenant_ids: list[int], selecti
     return {r[0] for r in rows}
 
 
-def _move(conn: psycopg.Connection, bulk_id: int, current: BulkStatus, target: BulkStatus, assignments: str,
-          params: dict[str, Any]) -> bool:
-    """The one status write of the table: the domain's rule first (docs/architecture.md §4), then the change,
-    only from the status the caller saw (a late or repeated writer changes nothing; the trigger is the backstop)."""
+def transition(conn: psycopg.Connection, bulk_id: int, current: BulkStatus, target: BulkStatus, *,
+               counters: dict[str, int] | None = None, item_ids: list[Any] | None = None) -> bool:
+    """The table's one status write: the domain's rule first (docs/architecture.md §4; the trigger is the
+    backstop), then the change, only from the status the caller saw, so a late or repeated writer changes
+    nothing. A terminal status sets `finished_at`; `counters` and `item_ids` are written when given."""
     check_bulk_transition(current, target)
+    counters = counters or {}
     cur = conn.execute(
-        f"UPDATE bulk_operation_runs SET status = %(target)s, {assignments}, updated_at = now()"
+        "UPDATE bulk_operation_runs SET status = %(target)s, item_ids = coalesce(%(item_ids)s, item_ids),"
+        " processed_items = coalesce(%(processed_items)s, processed_items),"
+        " succeeded = coalesce(%(succeeded)s, succeeded), failed = coalesce(%(failed)s, failed),"
+        " skipped = coalesce(%(skipped)s, skipped),"
+        " finished_at = CASE WHEN %(terminal)s THEN now() ELSE finished_at END, updated_at = now()"
         " WHERE id = %(id)s AND status = %(current)s",
-        {**params, "id": bulk_id, "current": current.value, "target": target.value},
+        {"id": bulk_id, "current": current.value, "target": target.value, "terminal": target in BULK_TERMINAL,
+         "item_ids": Jsonb(item_ids) if item_ids is not None else None,
+         **{name: counters.get(name) for name in ("processed_items", "succeeded", "failed", "skipped")}},
     )
     return cur.rowcount == 1
 
 
 def mark_running(conn: psycopg.Connection, bulk_id: int, run_id: int) -> bool:
-    return _move(conn, bulk_id, BulkStatus.PENDING, BulkStatus.RUNNING, "item_ids = %(item_ids)s",
-                 {"item_ids": Jsonb([run_id])})
+    return transition(conn, bulk_id, BulkStatus.PENDING, BulkStatus.RUNNING, item_ids=[run_id])
 
 
 def finish(conn: psycopg.Connection, bulk_id: int, current: BulkStatus, target: BulkStatus,
            counters: dict[str, int]) -> bool:
     """Terminal status and counters, once: only the operation still in `current` changes."""
-    return _move(conn, bulk_id, current, target,
-                 "processed_items = %(processed_items)s, succeeded = %(succeeded)s, failed = %(failed)s,"
-                 " skipped = %(skipped)s, finished_at = now()", dict(counters))
+    return transition(conn, bulk_id, current, target, counters=counters)
 
 
 def request_cancel(conn: psycopg.Connection, bulk_id: int) -> bool:

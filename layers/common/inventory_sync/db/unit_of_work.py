@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -22,7 +22,7 @@ class BoundTable:
     def __init__(self, module: ModuleType, conn: psycopg.Connection) -> None:
         self._module, self._conn = module, conn
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
+    def __getattr__(self, name: str) -> functools.partial[Any]:
         function = getattr(self._module, name, None)
         if name.startswith("_") or not callable(function) or function.__module__ != self._module.__name__:
             raise AttributeError(f"{self._module.__name__} has no function {name}")

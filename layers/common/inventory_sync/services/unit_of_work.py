@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from inventory_sync.db.changes import ItemChange
 from inventory_sync.db.idempotency import StoredResponse
@@ -142,16 +142,31 @@ class SessionLocks(Protocol):
 class UnitOfWork(Protocol):
     """One transaction of one use case. Enter it to open the transaction; `commit()` to keep its writes."""
 
-    tenants: TenantStore
-    bulk_operations: BulkOperationStore
-    runs: RunStore
-    audit: AuditLog
-    idempotency: IdempotencyStore
-    items: ItemStore
-    changes: ChangeStore
-    locks: TransactionLocks
+    @property
+    def tenants(self) -> TenantStore: ...
 
-    def __enter__(self) -> UnitOfWork: ...
+    @property
+    def bulk_operations(self) -> BulkOperationStore: ...
+
+    @property
+    def runs(self) -> RunStore: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def items(self) -> ItemStore: ...
+
+    @property
+    def changes(self) -> ChangeStore: ...
+
+    @property
+    def locks(self) -> TransactionLocks: ...
+
+    def __enter__(self) -> Self: ...
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None: ...

@@ -10,9 +10,11 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from inventory_sync.db import migrate as migrations
-from invsync_dev.cli.output import audit_trail, change_set, table, wait_for
+from invsync_dev.cli.api_client import add_api_arguments, client
+from invsync_dev.cli.output import TERMINAL, audit_trail, change_set, table, wait_for, when
 from invsync_dev.local.embedded_pg import EmbeddedPostgres, PortInUse
 from invsync_dev.paths import DATA_DIR
 
@@ -133,16 +135,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- operator commands against any deployment ------------------------------------------------
-def _api(args: argparse.Namespace):
-    from invsync_dev.cli.api_client import ApiClient
-
-    if not args.token:
-        raise SystemExit("invsync: a bearer token is needed (--token or INVSYNC_TOKEN)")
-    return ApiClient(args.api_url, args.token)
+# `invsync sync --wait`: how the sync ended, for scripts (a missing permission makes a run partial)
+EXIT_CODES = {"success": 0, "partial": 3, "failed": 4, "skipped": 5, "aborted": 6, "running": 7}
+SYNC_EPILOG = ("exit codes with --wait: 0 success, 3 partial (some types failed, e.g. a missing permission), "
+               "4 failed, 5 skipped (the same selection was already syncing), 6 aborted (cancelled), 7 still "
+               "running after --timeout; 1 the API refused (its problem is printed), 2 bad arguments")
+def outcome_of(op: dict[str, Any]) -> str:
+    """One word for how a dispatch ended, the run's own where there is one: success, partial, failed, skipped,
+    aborted; or running when it had not ended yet."""
+    if op["status"] not in TERMINAL:
+        return "running"
+    if op["status"] == "aborted":
+        return "aborted"
+    run = op.get("run") or {}
+    return str(run.get("status") or "failed")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    api = _api(args)
+    """Exit codes with --wait: see EXIT_CODES (README, "Operator CLI")."""
+    api = client(args)
     body: dict[str, object] = {}
     if args.policy_type:
         body["policy_types"] = args.policy_type
@@ -155,26 +166,27 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"  ignored (disabled here): {ignored}")
     if not args.wait:
         return 0
-    final = wait_for(lambda: api.call("GET", f"/bulk-operations/{op['id']}"))
+    final = wait_for(lambda: api.call("GET", f"/bulk-operations/{op['id']}"), timeout=args.timeout)
     run = final.get("run") or {}
-    print(f"{final['status']}: run {run.get('id')} {run.get('status')}, {run.get('items_observed_count')} items seen,"
-          f" {run.get('items_upserted_count')} upserted, error codes {run.get('error_codes') or '-'}")
+    outcome = outcome_of(final)
+    print(f"{outcome}: run {run.get('id')}, {run.get('items_observed_count')} items seen,"
+          f" {run.get('items_upserted_count')} upserted, error codes {', '.join(run.get('error_codes') or []) or '-'}")
     for key, detail in sorted(((run.get("error_context") or {}).get("types") or {}).items()):
         hint = f" — grant the app {detail['permission']}" if detail.get("permission") else ""
         print(f"  {key}: {detail.get('code')}{hint}")
-    return 0 if final["status"] in ("completed", "completed_with_errors") else 1
+    return EXIT_CODES[outcome]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    page = _api(args).call("GET", f"/tenants/{args.tenant}/inventory-syncs?limit={args.limit}")
-    rows = [[r["id"], r["status"], r["started_at"][:19], r["items_observed_count"], r["items_upserted_count"],
+    page = client(args).call("GET", f"/tenants/{args.tenant}/inventory-syncs?limit={args.limit}")
+    rows = [[r["id"], r["status"], when(r["started_at"]), r["items_observed_count"], r["items_upserted_count"],
              ",".join(r["error_codes"]) or "-"] for r in page["items"]]
     print(table(["run", "status", "started", "observed", "upserted", "error codes"], rows))
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    page = _api(args).call("GET", f"/tenants/{args.tenant}/audit-logs?limit={args.limit}")
+    page = client(args).call("GET", f"/tenants/{args.tenant}/audit-logs?limit={args.limit}")
     if args.json:
         print(json.dumps(page["items"], indent=2))
     else:
@@ -184,7 +196,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_changes(args: argparse.Namespace) -> int:
     """A run's change set (the tenant's latest run by default) or, with --item, that item's history."""
-    api = _api(args)
+    api = client(args)
     if args.item:
         path = f"/tenants/{args.tenant}/inventory-items/{args.item}/history"
         title = f"history of item {args.item}"
@@ -198,13 +210,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
             run_id = latest[0]["id"]
         path = f"/tenants/{args.tenant}/inventory-syncs/{run_id}/changes"
         title = f"changes of run {run_id}"
-    found, cursor = [], None
-    while True:
-        page = api.call("GET", f"{path}?limit=200" + (f"&cursor={cursor}" if cursor else ""))
-        found += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    found = api.pages(path)
     if args.json:
         print(json.dumps(found, indent=2))
     else:
@@ -260,13 +266,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                              ("audit", cmd_audit, "a tenant's audit trail"),
                              ("changes", cmd_changes, "what a run changed (default: the latest), or an item's "
                                                       "history")):
-        p = sub.add_parser(name, help=text)
+        p = add_api_arguments(sub.add_parser(name, help=text, epilog=SYNC_EPILOG if name == "sync" else None,
+                                             formatter_class=argparse.RawDescriptionHelpFormatter))
         p.add_argument("--tenant", type=int, required=True)
-        p.add_argument("--api-url", default=os.environ.get("INVSYNC_API_URL", "http://127.0.0.1:3000"))
-        p.add_argument("--token", default=os.environ.get("INVSYNC_TOKEN"))
         p.set_defaults(func=func)
         if name == "sync":
-            p.add_argument("--wait", action="store_true", help="follow progress until the end")
+            p.add_argument("--wait", action="store_true", help="follow progress until the end (exit codes below)")
+            p.add_argument("--timeout", type=float, default=600, help="with --wait: seconds to follow (default 600)")
             p.add_argument("--policy-type", action="append", help="repeatable; default: full inventory")
             p.add_argument("--category", action="append", help="repeatable")
         else:

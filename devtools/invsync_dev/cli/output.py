@@ -6,6 +6,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 TERMINAL = {"completed", "completed_with_errors", "failed", "aborted"}
@@ -42,6 +43,13 @@ def wait_for(get_op: Callable[[], dict[str, Any]], timeout: float = 600, out=sys
     return op
 
 
+def when(timestamp: str | None) -> str:
+    """An API timestamp to the second, with its offset (the API writes UTC: +00:00)."""
+    if not timestamp:
+        return "-"
+    return datetime.fromisoformat(timestamp).isoformat(timespec="seconds")
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[str(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
@@ -75,7 +83,7 @@ def summary(op: dict[str, Any], items: list[dict[str, Any]]) -> str:
 
 
 def audit_trail(events: list[dict[str, Any]]) -> str:
-    rows = [[e["recorded_at"][:19], e["action"], f"{e['resource_type']}:{e['resource_id']}",
+    rows = [[when(e["recorded_at"]), e["action"], f"{e['resource_type']}:{e['resource_id']}",
              e.get("actor_email") or e["actor_type"], e["status"]] for e in sorted(events, key=lambda e: e["id"])]
     return table(["recorded at", "action", "resource", "actor", "status"], rows)
 

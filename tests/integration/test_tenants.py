@@ -3,9 +3,11 @@ permission check (CLI and API) against the stand-in."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -255,8 +257,8 @@ def test_certificate_tenant_syncs_with_a_signed_client_assertion(server_env, tmp
     assert row == ("failed", ["graph_auth_failed"])
 
 
-@pytest.fixture
-def live_stack(pg, template_url, tmp_path: Path):
+@contextlib.contextmanager
+def _local_stack(pg, tmp_path: Path, workers: int):
     """The local stack (HTTP API, moto, Graph stand-in) on a database of its own, as a deployed stack would
     be seen from a laptop: the CLI gets its URL and a token, not the database."""
     import uuid
@@ -271,7 +273,7 @@ def live_stack(pg, template_url, tmp_path: Path):
     moto_api_backend.reset()  # moto servers in one process share their state: start from none
     saved = dict(os.environ)  # the stack points the process environment at itself; put it back afterwards
     os.environ["DATABASE_URL"] = url
-    stack = LocalStack(tmp_path / "data", api_port=free_port(), aws_port=free_port(), run_workers=0,
+    stack = LocalStack(tmp_path / "data", api_port=free_port(), aws_port=free_port(), run_workers=workers,
                        sweep_every=3600).start()
     try:
         yield stack, stack.ensure_demo(), url
@@ -280,6 +282,36 @@ def live_stack(pg, template_url, tmp_path: Path):
         os.environ.clear()
         os.environ.update(saved)
         pg.drop(name)
+
+
+@pytest.fixture
+def live_stack(pg, template_url, tmp_path: Path):
+    with _local_stack(pg, tmp_path, workers=0) as running:
+        yield running
+
+
+def test_sync_wait_exits_with_how_the_sync_ended(pg, template_url, tmp_path: Path) -> None:
+    """`invsync sync --wait` for scripts: 0 success, 3 partial (a missing permission), 4 failed (the others, by
+    the same mapping, in tests/unit/test_cli.py); no token needed against the local stack (its development key
+    signs one); timestamps printed with their offset."""
+    with _local_stack(pg, tmp_path, workers=1) as (stack, demo, _url):
+        local = {"INVSYNC_API_URL": stack.api.url, "INVSYNC_TOKEN": "", "INVSYNC_DATA_DIR": str(tmp_path / "data")}
+        tenant = str(demo.tenant_id)
+        ok = invsync("sync", "--tenant", tenant, "--wait", "--policy-type", "deviceConfiguration", env=local)
+        assert ok.returncode == 0 and "success: run" in ok.stdout, ok.stdout + ok.stderr
+        stack.graph.set_fault("mobileApp", Fault(status=403))
+        partial = invsync("sync", "--tenant", tenant, "--wait", "--policy-type", "deviceConfiguration",
+                          "--policy-type", "mobileApp", env=local)
+        assert partial.returncode == 3, partial.stdout + partial.stderr
+        assert "partial: run" in partial.stdout and "grant the app DeviceManagementApps.Read.All" in partial.stdout
+        assert invsync("tenants", "disable", tenant, env=local).returncode == 0  # its next run fails at once
+        failed = invsync("sync", "--tenant", tenant, "--wait", "--policy-type", "mobileApp", env=local)
+        assert failed.returncode == 4 and "failed: run" in failed.stdout, failed.stdout + failed.stderr
+        assert "tenant_inactive" in failed.stdout
+        runs = invsync("runs", "--tenant", tenant, env=local)
+        assert runs.returncode == 0 and len(re.findall(r"T\d\d:\d\d:\d\d\+00:00", runs.stdout)) == 3, runs.stdout
+        unknown = invsync("sync", "--tenant", "99999", env=local)
+        assert unknown.returncode == 1 and unknown.stderr.strip() == "invsync: Not Found: tenant 99999 not found"
 
 
 def test_the_same_commands_over_the_api(live_stack) -> None:

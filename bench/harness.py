@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -51,36 +50,6 @@ def aws() -> Iterator[dict[str, str]]:
                "finalize": sqs.create_queue(QueueName="FinalizeQueue")["QueueUrl"]}
 
 
-@contextlib.contextmanager
-def aws_server() -> Iterator[dict[str, str]]:
-    """moto as a separate server process (its CPU is not ours), like `invsync local up` runs it."""
-    import subprocess
-    import sys
-
-    import boto3
-
-    from invsync_dev.local.embedded_pg import free_port
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
-    try:
-        for _ in range(100):
-            try:
-                sqs = boto3.client("sqs")
-                run = sqs.create_queue(QueueName="RunQueue")["QueueUrl"]
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.1)
-        yield {"run": run, "finalize": sqs.create_queue(QueueName="FinalizeQueue")["QueueUrl"]}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-
-
 class RemoteStandIn:
     """The Graph stand-in in its own process, scripted over its control endpoints."""
 
@@ -113,11 +82,6 @@ def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
-
-
-def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
-    samples = [fn() for _ in range(runs)]
-    return statistics.median(samples), samples
 
 
 def tenants(url: str, n: int) -> list[int]:

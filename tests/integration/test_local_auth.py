@@ -31,9 +31,6 @@ def signer(tmp_path) -> DevSigner:
 def sam_local(monkeypatch: pytest.MonkeyPatch, signer: DevSigner):
     monkeypatch.setenv("AWS_SAM_LOCAL", "true")
     monkeypatch.setenv("LOCAL_JWT_PUBLIC_KEY", signer.public_pem())
-    local_auth.reset()
-    yield
-    local_auth.reset()
 
 
 @pytest.fixture
@@ -73,7 +70,7 @@ def test_a_verified_dev_token_dispatches_under_sam_local(dispatch, db, tenant, s
 def test_anything_but_a_valid_dev_token_is_401(dispatch, db, tenant, signer, sam_local, tmp_path, case) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     mine = serialization.load_pem_private_key((tmp_path / "dev-jwt-key.pem").read_bytes(), password=None)
-    assert local_auth.verify(_token(mine), local_auth._public_key())  # the same key signs a valid token
+    assert local_auth.verify(_token(mine), local_auth.public_key())  # the same key signs a valid token
     token = {
         "expired": lambda: _token(mine, exp=int(time.time()) - 120),
         "wrong-audience": lambda: _token(mine, aud="api://someone-else"),
@@ -98,7 +95,6 @@ def test_outside_sam_local_a_dev_token_is_not_enough(dispatch, tenant, signer, s
     """In AWS (no AWS_SAM_LOCAL) or without a configured key, only the authorizer's claims count."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    local_auth.reset()
     token = signer.token("demo-operator", "op@contoso.com", "Demo Operator")
     response = _call(dispatch, "/policy-types", token)
     assert response["statusCode"] == 401
@@ -118,7 +114,17 @@ def test_authorizer_claims_win_over_the_bearer_header(dispatch, tenant, signer, 
 def test_a_bad_key_is_a_clear_server_error_not_a_pass(dispatch, tenant, signer, sam_local, monkeypatch,
                                                       caplog) -> None:
     monkeypatch.setenv("LOCAL_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----")
-    local_auth.reset()
     response = _call(dispatch, "/policy-types", signer.token("demo-operator", None, None))
     assert response["statusCode"] == 500 and response_json(response)["detail"] == "internal error"
     assert [getattr(r, "error", None) for r in caplog.records] == ["LOCAL_JWT_PUBLIC_KEY is not a PEM public key"]
+
+
+def test_the_key_is_read_once_per_execution_environment(dispatch, tenant, signer, monkeypatch) -> None:
+    """In AWS the first request without claims settles it (no key); the local path is not consulted again, even
+    if the environment claimed sam local afterwards."""
+    token = signer.token("demo-operator", "op@contoso.com", "Demo Operator")
+    assert _call(dispatch, "/policy-types", token)["statusCode"] == 401
+    monkeypatch.setenv("AWS_SAM_LOCAL", "true")
+    monkeypatch.setenv("LOCAL_JWT_PUBLIC_KEY", signer.public_pem())
+    assert _call(dispatch, "/policy-types", token)["statusCode"] == 401
+    assert _call(load_function("dispatch"), "/policy-types", token)["statusCode"] == 200  # a new environment

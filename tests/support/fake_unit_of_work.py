@@ -17,7 +17,7 @@ from typing import Any
 
 from inventory_sync.db.changes import ItemChange
 from inventory_sync.db.idempotency import StoredResponse
-from inventory_sync.db.rows import AuditEvent, BulkOperation, InventoryItem, Link, Run, Tenant, TypeCount, User
+from inventory_sync.db.rows import AuditEvent, BulkOperation, InventoryItem, Run, StoredLink, Tenant, TypeCount, User
 from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.status import (
     BULK_ACTIVE,
@@ -260,7 +260,7 @@ class NoItems:
     def exists(self, tenant_id: int, item_id: int) -> bool:
         return False
 
-    def links_for_items(self, item_ids: list[int]) -> dict[int, list[Link]]:
+    def links_for_items(self, item_ids: list[int]) -> dict[int, list[StoredLink]]:
         return {}
 
     def counts_by_type(self, tenant_id: int) -> list[TypeCount]:

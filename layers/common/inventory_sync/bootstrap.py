@@ -100,6 +100,9 @@ def build(kind: type[Settings] = Settings, application_name: str = "invsync", *,
     return built
 
 
+_NOT_READ = object()
+
+
 class FunctionContainer:
     """One function's container for its execution environment: built on first call with the function's own
     settings class (what it requires), then reused across invocations. The function's module holds it; the
@@ -109,6 +112,16 @@ class FunctionContainer:
     def __init__(self, name: str, kind: type[Settings] = Settings, **parts: Any) -> None:
         self.name, self.kind, self._parts = name, kind, parts
         self._built: Container | None = None
+        self._local_key: Any = _NOT_READ
+
+    def local_auth_key(self) -> Any:
+        """`sam local start-api` only (api/local_auth.py): its development key, read once per execution
+        environment; None in AWS (where the JWT authorizer puts claims in every event that gets this far)."""
+        if self._local_key is _NOT_READ:
+            from inventory_sync.api.local_auth import public_key
+
+            self._local_key = public_key()
+        return self._local_key
 
     def __call__(self) -> Container:
         if self._built is None:

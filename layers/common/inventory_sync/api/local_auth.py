@@ -13,7 +13,6 @@ issuer and audience. Anything else leaves the event without claims: 401, as in A
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,8 +30,9 @@ class LocalAuthSettings(BaseSettings):
     local_jwt_public_key: str = ""
 
 
-@functools.cache
-def _public_key() -> Any:
+def public_key() -> Any:
+    """The development key under `sam local` (AWS_SAM_LOCAL=true and LOCAL_JWT_PUBLIC_KEY set), else None. The
+    dispatch function's container reads it once per execution environment (`FunctionContainer.local_auth_key`)."""
     settings = LocalAuthSettings()
     if settings.aws_sam_local.strip().lower() != "true" or not settings.local_jwt_public_key.strip():
         return None
@@ -58,11 +58,8 @@ def verify(token: str, key: Any) -> dict[str, str] | None:
             for name, value in claims.items()}
 
 
-def authorize(event: dict[str, Any]) -> None:
-    """Under sam local only: put a verified bearer token's claims where the JWT authorizer would."""
-    key = _public_key()
-    if key is None:
-        return
+def authorize(event: dict[str, Any], key: Any) -> None:
+    """Under sam local only: put a bearer token's claims, verified with `key`, where the JWT authorizer would."""
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     scheme, _, token = str(headers.get("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -71,8 +68,3 @@ def authorize(event: dict[str, Any]) -> None:
     if claims:
         context = event.setdefault("requestContext", {})
         context.setdefault("authorizer", {})["jwt"] = {"claims": claims, "scopes": None}
-
-
-def reset() -> None:
-    """Forget the loaded key (tests change the environment)."""
-    _public_key.cache_clear()

@@ -127,13 +127,15 @@ def _answer(event: dict[str, Any], context: Any, container: FunctionContainer) -
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         return _plain(problem(413, TITLES[413], f"the body exceeds {MAX_BODY_BYTES} bytes"))
     claims = _claims(event)
-    if not claims:
+    if not claims:  # in AWS the JWT authorizer refused it already; under sam local, see local_auth
         try:
-            local_auth.authorize(event)  # sam local start-api only; see local_auth
+            key = container.local_auth_key()
         except ConfigError as exc:
             logger.error("local authentication is misconfigured", extra={"error": str(exc)})
             return _plain(problem(500, TITLES[500], "internal error"))
-        claims = _claims(event)
+        if key is not None:
+            local_auth.authorize(event, key)
+            claims = _claims(event)
     if not claims:
         metrics.add_metric(name="Rejections", unit="Count", value=1)
         error = Unauthenticated("missing or invalid bearer token")

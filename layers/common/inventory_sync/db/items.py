@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import class_row
 
-from inventory_sync.db.rows import InventoryItem, Link, TypeCount
+from inventory_sync.db.rows import InventoryItem, StoredLink, TypeCount
 
 COLS = ("id, tenant_id, policy_type, external_id, display_name, category, platform, payload, content_hash,"
         " assignments_hash, first_seen_at, last_seen_at, last_seen_run_id, deleted_at")
@@ -44,15 +44,15 @@ def exists(conn: psycopg.Connection, tenant_id: int, item_id: int) -> bool:
                         (item_id, tenant_id)).fetchone() is not None
 
 
-def links_for_items(conn: psycopg.Connection, item_ids: list[int]) -> dict[int, list[Link]]:
+def links_for_items(conn: psycopg.Connection, item_ids: list[int]) -> dict[int, list[StoredLink]]:
     rows = conn.execute(
         "SELECT item_id, link_type, target_type, target_id, properties FROM inventory_links"
         " WHERE item_id = ANY(%s) ORDER BY item_id, id",
         (item_ids,),
     ).fetchall()
-    links: dict[int, list[Link]] = {}
+    links: dict[int, list[StoredLink]] = {}
     for item_id, link_type, target_type, target_id, properties in rows:
-        links.setdefault(item_id, []).append(Link(link_type, target_type, target_id, properties))
+        links.setdefault(item_id, []).append(StoredLink(link_type, target_type, target_id, properties))
     return links
 
 

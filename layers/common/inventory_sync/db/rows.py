@@ -140,8 +140,9 @@ class InventoryItem:
 
 
 @dataclass(frozen=True)
-class Link:
-    """A dependency of an inventory item on another object (group, filter, policy)."""
+class StoredLink:
+    """A dependency of an inventory item as stored and read back (group, filter, policy); what a sync derives from
+    a payload, with its identity key, is domain.items.Link."""
 
     link_type: str
     target_type: str
@@ -151,7 +152,7 @@ class Link:
 
 @dataclass(frozen=True)
 class ItemWithLinks(InventoryItem):
-    links: list[Link] = field(default_factory=list)
+    links: list[StoredLink] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -173,5 +174,5 @@ def with_run(op: BulkOperation, run: Run | None) -> BulkOperationWithRun:
     return BulkOperationWithRun(**{f.name: getattr(op, f.name) for f in fields(op)}, run=run)
 
 
-def with_links(item: InventoryItem, links: list[Link]) -> ItemWithLinks:
+def with_links(item: InventoryItem, links: list[StoredLink]) -> ItemWithLinks:
     return ItemWithLinks(**{f.name: getattr(item, f.name) for f in fields(item)}, links=links)

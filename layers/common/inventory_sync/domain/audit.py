@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inventory_sync.domain.changes import NO_CHANGES
-from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS, BulkStatus, Outcome
+from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS, BulkStatus, TerminalOutcome
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RunFacts:
     changes: dict[str, int]
 
 
-def terminal_event(*, tenant_id: int, bulk_operation_run_id: int, actor: Actor, outcome: Outcome,
+def terminal_event(*, tenant_id: int, bulk_operation_run_id: int, actor: Actor, outcome: TerminalOutcome,
                    run: RunFacts | None, error_codes: list[str], correlation_id: str | None,
                    reason: str | None = None) -> NewAuditEvent:
     """The terminal event of a dispatch: on the run when there is one, else on the bulk operation."""

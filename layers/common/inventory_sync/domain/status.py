@@ -64,7 +64,7 @@ TERMINAL_AUDIT_ACTIONS = frozenset({AuditAction.COMPLETED, AuditAction.FAILED, A
 
 
 @dataclass(frozen=True)
-class Outcome:
+class TerminalOutcome:
     """What finalize writes for a finished run: bulk status, counters, terminal audit action."""
 
     bulk_status: BulkStatus
@@ -82,17 +82,18 @@ class Outcome:
 
 
 _OUTCOMES = {
-    RunStatus.SUCCESS: Outcome(BulkStatus.COMPLETED, 1, 1, 0, 0, AuditAction.COMPLETED, "success"),
-    RunStatus.PARTIAL: Outcome(BulkStatus.COMPLETED_WITH_ERRORS, 1, 1, 0, 0, AuditAction.COMPLETED, "success"),
-    RunStatus.FAILED: Outcome(BulkStatus.FAILED, 1, 0, 1, 0, AuditAction.FAILED, "failure"),
-    RunStatus.SKIPPED: Outcome(BulkStatus.COMPLETED, 1, 0, 0, 1, AuditAction.SKIPPED, "success"),
+    RunStatus.SUCCESS: TerminalOutcome(BulkStatus.COMPLETED, 1, 1, 0, 0, AuditAction.COMPLETED, "success"),
+    RunStatus.PARTIAL: TerminalOutcome(BulkStatus.COMPLETED_WITH_ERRORS, 1, 1, 0, 0, AuditAction.COMPLETED,
+                                       "success"),
+    RunStatus.FAILED: TerminalOutcome(BulkStatus.FAILED, 1, 0, 1, 0, AuditAction.FAILED, "failure"),
+    RunStatus.SKIPPED: TerminalOutcome(BulkStatus.COMPLETED, 1, 0, 0, 1, AuditAction.SKIPPED, "success"),
 }
-ABORTED = Outcome(BulkStatus.ABORTED, 1, 0, 0, 1, AuditAction.ABORTED, "success")
+ABORTED = TerminalOutcome(BulkStatus.ABORTED, 1, 0, 0, 1, AuditAction.ABORTED, "success")
 # a dispatch that never produced a run and never will (dead-lettered, stuck pending)
 FAILED_WITHOUT_RUN = _OUTCOMES[RunStatus.FAILED]
 
 
-def outcome_for_run(status: RunStatus, error_codes: Iterable[str]) -> Outcome:
+def outcome_for_run(status: RunStatus, error_codes: Iterable[str]) -> TerminalOutcome:
     """The mapping table (docs/architecture.md §4): a failed run with `cancelled` is an abort."""
     if status is RunStatus.RUNNING:
         raise IllegalTransition("a running run has no outcome yet")

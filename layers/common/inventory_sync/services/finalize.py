@@ -21,8 +21,8 @@ from inventory_sync.domain.status import (
     BULK_TERMINAL,
     FAILED_WITHOUT_RUN,
     BulkStatus,
-    Outcome,
     RunStatus,
+    TerminalOutcome,
     outcome_for_run,
 )
 from inventory_sync.observability import logger
@@ -46,7 +46,7 @@ def _actor(uow: UnitOfWork, user_id: int | None) -> Actor:
     return Actor("user", user_id, user.email if user else None, user.name if user else None)
 
 
-def _terminal_event(uow: UnitOfWork, bulk: BulkOperation, run: Run | None, outcome: Outcome,
+def _terminal_event(uow: UnitOfWork, bulk: BulkOperation, run: Run | None, outcome: TerminalOutcome,
                     error_codes: list[str], reason: str | None = None) -> NewAuditEvent:
     facts = RunFacts(run.id, run.status, run.items_observed_count, run.items_upserted_count,
                      run.changes) if run else None

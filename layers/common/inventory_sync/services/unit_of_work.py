@@ -19,8 +19,8 @@ from inventory_sync.db.rows import (
     AuditEvent,
     BulkOperation,
     InventoryItem,
-    Link,
     Run,
+    StoredLink,
     Tenant,
     TypeCount,
     User,
@@ -108,7 +108,7 @@ class ItemStore(Protocol):
 
     def exists(self, tenant_id: int, item_id: int) -> bool: ...
 
-    def links_for_items(self, item_ids: list[int]) -> dict[int, list[Link]]: ...
+    def links_for_items(self, item_ids: list[int]) -> dict[int, list[StoredLink]]: ...
 
     def counts_by_type(self, tenant_id: int) -> list[TypeCount]: ...
 

@@ -186,9 +186,8 @@ class FakeRuns:
     def get_by_bulk_operation(self, bulk_id: int, *, for_update: bool = False) -> Run | None:
         return next((r for r in self.s.runs.values() if r.bulk_operation_run_id == bulk_id), None)
 
-    def finish(self, run_id: int, *, status: RunStatus, error_codes: list[str], error_context: dict[str, Any],
-               observed: int | None = None, upserted: int | None = None, deleted: int | None = None,
-               errors: int | None = None, progress: dict[str, Any] | None = None) -> bool:
+    def finish(self, run_id: int, *, status: RunStatus, error_codes: list[str],
+               error_context: dict[str, Any]) -> bool:
         check_run_transition(RunStatus.RUNNING, status)
         run = self.s.runs.get(run_id)
         if run is None or run.status != RunStatus.RUNNING:

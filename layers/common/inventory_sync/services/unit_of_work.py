@@ -4,7 +4,8 @@ A service opens the unit of work (`with uow:` is one transaction), authorises th
 reads and writes through the stores below, and commits explicitly (`uow.commit()`); leaving the block without a
 commit rolls back. `db/unit_of_work.py` implements these ports over PostgreSQL (each table's module keeps its
 SQL); the service tests use an in-memory fake. Each store's methods are its table module's functions without the
-connection (a unit test holds them to the same names and parameters).
+connection (a unit test holds them to the same names and parameters; a table function may take more optional
+ones that no use case here passes).
 """
 
 from __future__ import annotations
@@ -71,9 +72,8 @@ class RunStore(Protocol):
 
     def get_by_bulk_operation(self, bulk_id: int, *, for_update: bool = False) -> Run | None: ...
 
-    def finish(self, run_id: int, *, status: RunStatus, error_codes: list[str], error_context: dict[str, Any],
-               observed: int | None = None, upserted: int | None = None, deleted: int | None = None,
-               errors: int | None = None, progress: dict[str, Any] | None = None) -> bool: ...
+    def finish(self, run_id: int, *, status: RunStatus, error_codes: list[str],
+               error_context: dict[str, Any]) -> bool: ...
 
     def running_ids(self, limit: int = 500) -> list[tuple[int, int, str]]: ...
 

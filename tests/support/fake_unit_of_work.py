@@ -17,7 +17,19 @@ from typing import Any
 
 from inventory_sync.db.changes import ItemChange
 from inventory_sync.db.idempotency import StoredResponse
-from inventory_sync.db.rows import AuditEvent, BulkOperation, InventoryItem, Run, StoredLink, Tenant, TypeCount, User
+from inventory_sync.db.rows import (
+    AuditEvent,
+    BulkOperation,
+    InventoryItem,
+    Member,
+    Run,
+    StoredLink,
+    Tenant,
+    TenantWithRole,
+    TypeCount,
+    User,
+)
+from inventory_sync.db.tenants import DirectoryTaken
 from inventory_sync.domain.audit import NewAuditEvent
 from inventory_sync.domain.status import (
     BULK_ACTIVE,
@@ -110,6 +122,59 @@ class FakeTenants:
 
     def scheduled_tenant_ids(self) -> list[int]:
         return sorted(t.id for t in self.s.tenants.values() if t.status == "active" and t.scheduled_sync_enabled)
+
+    def create(self, *, name: str, graph_tenant_id: str, graph_client_id: str, status: str = "active",
+               scheduled_sync_enabled: bool = True) -> Tenant:
+        if self.directory_taken(graph_tenant_id):
+            raise DirectoryTaken(graph_tenant_id)
+        tenant = Tenant(next(self.s.ids), name, graph_tenant_id, graph_client_id, status, scheduled_sync_enabled)
+        self.s.tenants[tenant.id] = tenant
+        return tenant
+
+    def directory_taken(self, graph_tenant_id: str) -> bool:
+        return any(t.graph_tenant_id.lower() == graph_tenant_id.lower() for t in self.s.tenants.values())
+
+    def view(self, tenant_id: int, user_id: int) -> TenantWithRole | None:
+        tenant = self.s.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        return TenantWithRole(**dataclasses.asdict(tenant), created_at=NOW, updated_at=NOW,
+                              role=self.s.roles.get((tenant_id, user_id)))
+
+    def list_views(self, user_id: int, *, every_tenant: bool, after_id: int | None,
+                   limit: int) -> list[TenantWithRole]:
+        views = [self.view(t, user_id) for t in sorted(self.s.tenants) if after_id is None or t > after_id]
+        return [v for v in views if v is not None and (every_tenant or v.role is not None)][:limit]
+
+    def update(self, tenant_id: int, changes: dict[str, object]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        tenant = self.s.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        before = {k: getattr(tenant, k) for k in ("name", "status", "scheduled_sync_enabled", "graph_client_id")}
+        changed = {k: v for k, v in changes.items() if before[k] != v}
+        self.s.tenants[tenant_id] = dataclasses.replace(tenant, **changed)  # type: ignore[arg-type]
+        return {k: before[k] for k in changed}, changed
+
+    def ensure_user(self, *, subject: str, email: str | None, name: str | None) -> User:
+        known = next((u for u in self.s.users.values() if u.subject == subject), None)
+        return known or _upsert_user(self.s, subject, email, name)
+
+    def members(self, tenant_id: int) -> list[Member]:
+        return [m for uid in sorted(self.s.users) if (m := self.member(tenant_id, uid)) is not None]
+
+    def member(self, tenant_id: int, user_id: int) -> Member | None:
+        role = self.s.roles.get((tenant_id, user_id))
+        user = self.s.users.get(user_id)
+        return Member(user_id, user.subject, user.email, user.name, role, NOW) if role and user else None
+
+    def lock_memberships(self, tenant_id: int) -> list[tuple[int, str]]:
+        return [(uid, role) for (tid, uid), role in self.s.roles.items() if tid == tenant_id]
+
+    def set_membership(self, tenant_id: int, user_id: int, role: str) -> None:
+        self.s.roles[(tenant_id, user_id)] = role
+
+    def remove_membership(self, tenant_id: int, user_id: int) -> bool:
+        return self.s.roles.pop((tenant_id, user_id), None) is not None
 
 
 class FakeBulkOperations:

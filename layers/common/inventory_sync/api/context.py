@@ -3,8 +3,6 @@ problem responses the OpenAPI document lists."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, cast
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -15,7 +13,7 @@ from inventory_sync.api.problems import TITLES
 from inventory_sync.db.rows import Tenant
 from inventory_sync.db.unit_of_work import SqlUnitOfWork
 from inventory_sync.domain.limits import MAX_ID
-from inventory_sync.services.access import Caller, Identity, working_as
+from inventory_sync.services.access import Identity
 from inventory_sync.services.paging import MAX_PAGE
 from inventory_sync.services.tenant_admin import TenantAdmin
 
@@ -71,21 +69,13 @@ def unit_of_work(router: BaseRouter) -> SqlUnitOfWork:
     return SqlUnitOfWork(container(router).db)
 
 
-@contextlib.contextmanager
-def as_caller(router: BaseRouter) -> Iterator[tuple[SqlUnitOfWork, Caller]]:
-    """For the tenant routes, until tenant administration opens its own unit of work: the request's, open, and
-    the caller; committed when the block ends without an error."""
-    uow = unit_of_work(router)
-    with working_as(uow, identity(router)) as caller:
-        yield uow, caller
-
-
 def correlation_id(router: BaseRouter) -> str:
     return _event(router).request_context.request_id
 
 
 def tenant_admin(router: BaseRouter) -> TenantAdmin:
-    return TenantAdmin(container(router).credentials, lambda tenant: permission_checks(router).forget(tenant))
+    return TenantAdmin(unit_of_work(router), container(router).credentials,
+                       lambda tenant: permission_checks(router).forget(tenant))
 
 
 def permission_checks(router: BaseRouter) -> PermissionChecks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Iterator
 from types import ModuleType, TracebackType
 from typing import Any
@@ -17,14 +18,14 @@ from inventory_sync.db.connection import Database
 
 class BoundTable:
     """A table module with the connection filled in: `bound.get(1)` is `module.get(conn, 1)`. Only the module's
-    own public functions are reachable (not what it imports)."""
+    own public functions are reachable (not what it imports, nor its classes)."""
 
     def __init__(self, module: ModuleType, conn: psycopg.Connection) -> None:
         self._module, self._conn = module, conn
 
     def __getattr__(self, name: str) -> functools.partial[Any]:
         function = getattr(self._module, name, None)
-        if name.startswith("_") or not callable(function) or function.__module__ != self._module.__name__:
+        if name.startswith("_") or not inspect.isfunction(function) or function.__module__ != self._module.__name__:
             raise AttributeError(f"{self._module.__name__} has no function {name}")
         return functools.partial(function, self._conn)
 
@@ -74,10 +75,3 @@ class SqlUnitOfWork:
     def lock_session(self, idle_session_timeout_ms: int) -> Iterator[Any]:
         with self.db.lock_session(idle_session_timeout_ms=idle_session_timeout_ms) as conn:
             yield BoundTable(locks, conn)
-
-    @property
-    def connection(self) -> psycopg.Connection:
-        """The open transaction's connection, for a caller that goes on in the same transaction."""
-        if self._conn is None:
-            raise RuntimeError("the unit of work is not open")
-        return self._conn

@@ -11,18 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
-
 from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy
 from inventory_sync.adapters.graph.credentials import CredentialStore
 from inventory_sync.adapters.graph.errors import GraphError
 from inventory_sync.adapters.graph.token import TokenProvider
-from inventory_sync.db import tenants
-from inventory_sync.db.rows import Tenant, User
-from inventory_sync.db.unit_of_work import BoundTable
+from inventory_sync.db.rows import Tenant
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.registry import PolicyType, RuntimeRegistry
-from inventory_sync.services.access import OWNER_ROLES, require_member
+from inventory_sync.services.access import OWNER_ROLES, Identity, require_member, working_as
+from inventory_sync.services.unit_of_work import UnitOfWork
 
 CACHE_SECONDS = 300
 _OUTCOMES = {ErrorCode.GRAPH_FORBIDDEN: "forbidden", ErrorCode.GRAPH_NOT_FOUND: "not_found"}
@@ -120,9 +117,10 @@ class PermissionChecks:
         self._reports, self._tokens, self._probe = reports, tokens, probe
 
     @staticmethod
-    def tenant(conn: psycopg.Connection, user: User, tenant_id: int) -> Tenant:
+    def tenant(uow: UnitOfWork, identity: Identity, tenant_id: int) -> Tenant:
         """The tenant to check, for its owners only (404 to strangers, 403 to other members)."""
-        return require_member(BoundTable(tenants, conn), tenant_id, user, OWNER_ROLES)
+        with working_as(uow, identity) as caller:
+            return require_member(uow.tenants, tenant_id, caller.user, OWNER_ROLES)
 
     def report(self, tenant: Tenant, *, refresh: bool) -> PermissionReport:
         """For a tenant `tenant` returned (so after its membership check): cached, unless `refresh`."""

@@ -14,12 +14,13 @@ from inventory_sync.api.context import (
     Cursor,
     Id,
     Limit,
-    as_caller,
     correlation_id,
     errors_for,
+    identity,
     no_content,
     permission_checks,
     tenant_admin,
+    unit_of_work,
 )
 from inventory_sync.api.models import (
     MemberOut,
@@ -36,9 +37,7 @@ router = APIGatewayHttpRouter()
 @router.post("/tenants", responses={201: {"description": "Created"}, **WRITE_ERRORS})
 def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
     """Platform administrators: onboard a tenant with its Graph credential (kept in Secrets Manager only)."""
-    service = tenant_admin(router)
-    with service.committing(), as_caller(router) as (uow, caller):
-        view = service.create(uow.connection, caller, body, correlation_id(router))
+    view = tenant_admin(router).create(identity(router), body, correlation_id(router))
     return Response(201, content_types.APPLICATION_JSON, TenantOut.model_validate(view),
                     headers={"Location": f"/tenants/{view.id}"})
 
@@ -46,64 +45,55 @@ def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
 @router.get("/tenants", responses=READ_ERRORS)
 def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
     """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
-    with as_caller(router) as (uow, caller):
-        return TenantPage.model_validate(tenant_admin(router).visible_tenants(uow.connection, caller, cursor, limit))
+    return TenantPage.model_validate(tenant_admin(router).visible_tenants(identity(router), cursor, limit))
 
 
 @router.get("/tenants/<tenant_id>", responses=READ_ERRORS)
 def get_tenant(tenant_id: Id) -> TenantOut:
     """One tenant (members and platform administrators)."""
-    with as_caller(router) as (uow, caller):
-        return TenantOut.model_validate(tenant_admin(router).get(uow.connection, caller, tenant_id))
+    return TenantOut.model_validate(tenant_admin(router).get(identity(router), tenant_id))
 
 
 @router.patch("/tenants/<tenant_id>", responses={200: {"description": "OK"}, **WRITE_ERRORS})
 def update_tenant(tenant_id: Id, body: Annotated[TenantPatch, Body()]) -> TenantOut:
     """Platform administrators: rename, enable/disable (`status`), include in scheduled syncs or not."""
-    with as_caller(router) as (uow, caller):
-        view = tenant_admin(router).update(uow.connection, caller, tenant_id, body, correlation_id(router))
-        return TenantOut.model_validate(view)
+    view = tenant_admin(router).update(identity(router), tenant_id, body, correlation_id(router))
+    return TenantOut.model_validate(view)
 
 
 @router.put("/tenants/<tenant_id>/credential", responses={204: no_content("Stored"), **WRITE_ERRORS})
 def set_tenant_credential(tenant_id: Id, body: Annotated[CredentialIn, Body()]) -> Response[None]:
     """Platform administrators and the tenant's owners: replace its Graph credential (never echoed)."""
-    service = tenant_admin(router)
-    with service.committing(), as_caller(router) as (uow, caller):
-        service.set_credential(uow.connection, caller, tenant_id, body, correlation_id(router))
+    tenant_admin(router).set_credential(identity(router), tenant_id, body, correlation_id(router))
     return Response(204, None, None)
 
 
 @router.get("/tenants/<tenant_id>/members", responses={**READ_ERRORS, **errors_for(403)})
 def list_members(tenant_id: Id) -> MemberPage:
     """Platform administrators and the tenant's owners: who may do what."""
-    with as_caller(router) as (uow, caller):
-        members = tenant_admin(router).members(uow.connection, caller, tenant_id)
+    members = tenant_admin(router).members(identity(router), tenant_id)
     return MemberPage(items=[MemberOut.model_validate(m) for m in members])
 
 
 @router.put("/tenants/<tenant_id>/members",
-         responses={200: {"description": "Changed"}, 201: {"description": "Added"}, **WRITE_ERRORS})
+            responses={200: {"description": "Changed"}, 201: {"description": "Added"}, **WRITE_ERRORS})
 def put_member(tenant_id: Id, body: Annotated[MemberIn, Body()]) -> Response[MemberOut]:
     """Platform administrators and the tenant's owners: add a member or change their role."""
-    with as_caller(router) as (uow, caller):
-        created, view = tenant_admin(router).put_member(uow.connection, caller, tenant_id, body, correlation_id(router))
+    created, view = tenant_admin(router).put_member(identity(router), tenant_id, body, correlation_id(router))
     return Response(201 if created else 200, content_types.APPLICATION_JSON, MemberOut.model_validate(view))
 
 
 @router.delete("/tenants/<tenant_id>/members/<user_id>", responses={204: no_content("Removed"), **WRITE_ERRORS})
 def remove_member(tenant_id: Id, user_id: Id) -> Response[None]:
     """Platform administrators and the tenant's owners: remove a member (a tenant keeps one owner at least)."""
-    with as_caller(router) as (uow, caller):
-        tenant_admin(router).remove_member(uow.connection, caller, tenant_id, user_id, correlation_id(router))
+    tenant_admin(router).remove_member(identity(router), tenant_id, user_id, correlation_id(router))
     return Response(204, None, None)
 
 
 @router.get("/tenants/<tenant_id>/permission-check",
-         responses={200: {"description": "OK"}, **errors_for(400, 401, 403, 404, 413, 422)})
+            responses={200: {"description": "OK"}, **errors_for(400, 401, 403, 404, 413, 422)})
 def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -> PermissionCheckOut:
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
     checks = permission_checks(router)
-    with as_caller(router) as (uow, caller):
-        tenant = checks.tenant(uow.connection, caller.user, tenant_id)
+    tenant = checks.tenant(unit_of_work(router), identity(router), tenant_id)
     return PermissionCheckOut.model_validate(checks.report(tenant, refresh=refresh))

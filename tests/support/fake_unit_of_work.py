@@ -85,7 +85,7 @@ class State:
                 error_codes: list[str] | None = None) -> Run:
         run = Run(next(self.ids), op.tenant_id, op.user_id, op.id, "0" * 64, {}, status.value, bool(error_codes),
                   error_codes or [], {}, NOW, None if status is RunStatus.RUNNING else NOW, 3, 3, 0, 0, 1, {}, "api",
-                  "corr", NOW, 0, 0, 0)
+                  "corr", NOW, 0, 0, 0, "full")
         self.runs[run.id] = run
         return run
 

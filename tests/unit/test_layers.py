@@ -1,5 +1,5 @@
 """The layers keep to their jobs: the API layer never reaches the database driver (routes hand a unit of work
-to the services)."""
+to the services), and no use case takes more than 8 parameters."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def _imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", sorted((PACKAGE / "api").rglob("*.py")), ids=lambda p: p.name)
 def test_the_api_layer_does_not_import_the_database_driver(path: Path) -> None:
     assert not {name for name in _imports(path) if name.split(".")[0] in ("psycopg", "psycopg_pool")}
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "services").glob("*.py")), ids=lambda p: p.name)
+def test_no_service_function_takes_more_than_8_parameters(path: Path) -> None:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            count = (len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) + bool(args.vararg)
+                     + bool(args.kwarg))
+            assert count <= 8, f"{path.name}:{node.lineno} {node.name} takes {count}"

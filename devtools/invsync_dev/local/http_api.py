@@ -93,7 +93,10 @@ class LocalHttpApi:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        # socketserver listens with a backlog of 5: a burst of clients on a loaded machine overflows it and the
+        # kernel resets the rest (API Gateway queues them instead)
+        server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self._server = server_class((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
         self.url = f"http://{host}:{self._server.server_address[1]}"

@@ -83,6 +83,14 @@ def test_the_api_answers_keep_their_shape(env) -> None:
         ("GET /tenants/{id}/inventory-summary", f"/tenants/{t}/inventory-summary", None),
         ("GET /tenants/{id}/audit-logs", f"/tenants/{t}/audit-logs", {"action": "inventory.sync.completed"}),
         ("GET /policy-types", "/policy-types", None),
+        ("GET /tenants/{id}/inventory-items/{item_id}/history", f"/tenants/{t}/inventory-items/{item_id}/history",
+         None),
+        ("GET /tenants/{id}/exports/inventory-items?format=json", f"/tenants/{t}/exports/inventory-items",
+         {"format": "json", "policy_type": "deviceConfiguration"}),  # one type: ids follow the types' read order
+        ("GET .../exports/inventory-syncs/{run_id}/changes?format=json",
+         f"/tenants/{t}/exports/inventory-syncs/{run_id}/changes", {"format": "json", "change": "changed"}),
+        ("GET /tenants/{id}/exports/audit-logs?format=json", f"/tenants/{t}/exports/audit-logs",
+         {"format": "json"}),
     ]:
         status, body = p.api("GET", path, query=query)
         assert status == 200, (name, body)

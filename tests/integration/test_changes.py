@@ -59,11 +59,17 @@ def test_each_change_kind_end_to_end(env) -> None:
                                ("deviceConfiguration", new_id): "added",
                                ("deviceConfiguration", gone_id): "deleted"}
     changed = next(c for c in changes if c["change"] == "changed")
-    # the nested settings-catalog change, named by its exact path — and nothing else
-    assert changed["diff"] == [{
-        "op": "replace",
-        "path": "/settings/0/settingInstance/groupSettingCollectionValue/0/children/0/choiceSettingValue/value",
-        "value": "device_vendor_msft_policy_config_area2_setting0_group_mode_2"}]
+    # the nested settings-catalog change, named by its exact path — and nothing else; the earlier value kept
+    path = "/settings/0/settingInstance/groupSettingCollectionValue/0/children/0/choiceSettingValue/value"
+    setting = "device_vendor_msft_policy_config_area2_setting0_group_mode"
+    assert changed["diff"] == [
+        {"op": "test", "path": path, "value": f"{setting}_1"},
+        {"op": "replace", "path": path, "value": f"{setting}_2", "setting": setting}]
+    assert changed["previous_values_recorded"] is True
+    assert changed["entries"] == [{
+        "op": "replace", "path": path, "from_path": None, "setting": setting,
+        "old": "value", "old_value": "device_vendor_msft_policy_config_area2_setting0_group_mode_1",
+        "new": "value", "new_value": "device_vendor_msft_policy_config_area2_setting0_group_mode_2"}]
     assert changed["previous_hash"] != changed["new_hash"] and changed["display_name"] == "settingsCatalogPolicy 00002"
     assert changed["links_diff"] == {"added": [], "removed": []}
     deleted = next(c for c in changes if c["change"] == "deleted")

@@ -134,14 +134,16 @@ def test_items_searched_by_name_or_category_one_item_and_counts_per_type(dispatc
     status, item = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-items/{ids['a']}", subject="rita")
     assert status == 200 and item["payload"] == {"k": 1}
     assert item["links"] == [{"link_type": "assignment", "target_type": "group", "target_id": "g-1",
-                              "properties": {}}]
+                              "target_name": None, "properties": {}}]
     status, problem = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-items/{ids['a'] + 1000}")
     assert status == 404 and problem["status"] == 404
     status, summary = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-summary", subject="rita")
     assert status == 200 and summary["policy_types"] == [
-        {"policy_type": "deviceCompliancePolicy", "category": "compliance", "items": 1, "deleted": 0},
-        {"policy_type": "deviceConfiguration", "category": "configuration", "items": 1, "deleted": 1},
-        {"policy_type": "mobileApp", "category": "apps", "items": 1, "deleted": 0}]
+        {"policy_type": "deviceCompliancePolicy", "display_name": "Compliance policies", "category": "compliance",
+         "items": 1, "deleted": 0},
+        {"policy_type": "deviceConfiguration", "display_name": "Configuration profiles (templates)",
+         "category": "configuration", "items": 1, "deleted": 1},
+        {"policy_type": "mobileApp", "display_name": "Apps", "category": "apps", "items": 1, "deleted": 0}]
     status, _ = call(dispatch, "GET", f"/tenants/{tenant.id}/inventory-summary", subject="stranger")
     assert status == 404
 

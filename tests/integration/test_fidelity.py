@@ -221,8 +221,8 @@ def test_compliance_actions_for_noncompliance_are_configuration(env) -> None:
     assert run["upserted"] == 1
     [diff] = env.db.execute("SELECT diff FROM inventory_item_changes WHERE external_id = %s AND change = 'changed'",
                             (policy_id,)).fetchone()
-    assert diff == [{"op": "replace", "path": "/scheduledActionsForRule/0/scheduledActionConfigurations/1/"
-                                              "gracePeriodHours", "value": 48}]
+    path = "/scheduledActionsForRule/0/scheduledActionConfigurations/1/gracePeriodHours"
+    assert diff == [{"op": "test", "path": path, "value": 24}, {"op": "replace", "path": path, "value": 48}]
 
 
 def test_policy_set_members_of_shared_subtypes_link_to_their_items(env) -> None:

@@ -40,6 +40,10 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/tenants/{b}/inventory-summary", None),
     ("GET", "/tenants/{b}/audit-logs", None),
     ("GET", "/tenants/{b}/permission-check", None),
+    ("GET", "/tenants/{b}", None),
+    ("GET", "/tenants/{b}/exports/inventory-items", None),
+    ("GET", "/tenants/{b}/exports/inventory-syncs/{b_run}/changes", None),
+    ("GET", "/tenants/{b}/exports/audit-logs", None),
 ]
 
 

@@ -9,7 +9,7 @@ import contextlib
 import copy
 import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -17,6 +17,8 @@ from typing import Any
 
 from inventory_sync.db.changes import ItemChange
 from inventory_sync.db.idempotency import StoredResponse
+from inventory_sync.db.items import ItemFilter, Keyset
+from inventory_sync.db.missing_permissions import MissingPermissions
 from inventory_sync.db.rows import (
     AuditEvent,
     BulkOperation,
@@ -55,6 +57,8 @@ class State:
     audit: list[NewAuditEvent] = field(default_factory=list)
     keys: dict[tuple[int, int, str], StoredResponse] = field(default_factory=dict)
     gates: list[int] = field(default_factory=list)
+    missing: dict[int, MissingPermissions] = field(default_factory=dict)
+    counted: list[int] = field(default_factory=list)  # tenants whose live items were counted
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> State:
@@ -271,6 +275,13 @@ class FakeRuns:
                  and (before_id is None or r.id < before_id)]
         return sorted(found, key=lambda r: -r.id)[:limit]
 
+    def latest_for_tenants(self, tenant_ids: list[int]) -> dict[int, Run]:
+        latest: dict[int, Run] = {}
+        for run in sorted(self.s.runs.values(), key=lambda r: r.id):
+            if run.tenant_id in tenant_ids:
+                latest[run.tenant_id] = run
+        return latest
+
 
 class FakeAudit:
     def __init__(self, state: State) -> None:
@@ -296,6 +307,11 @@ class FakeAudit:
                            e.resource_type, e.resource_id, e.status, e.metadata, e.correlation_id, NOW)
                 for i, e in enumerate(self.s.audit) if e.tenant_id == tenant_id][::-1][:limit]
 
+    def count_for_tenant(self, tenant_id: int, *, action: str | None, resource_type: str | None,
+                         resource_id: str | None) -> int:
+        return sum(1 for e in self.s.audit if e.tenant_id == tenant_id and action in (None, e.action)
+                   and resource_type in (None, e.resource_type) and resource_id in (None, e.resource_id))
+
 
 class FakeIdempotency:
     def __init__(self, state: State) -> None:
@@ -311,12 +327,27 @@ class FakeIdempotency:
 
 
 class NoItems:
-    """The inventory is not what these rules are about: an empty one."""
+    """The inventory is not what these rules are about: an empty one (finalize's count of it is noted)."""
 
-    def list_for_tenant(self, tenant_id: int, *, policy_type: str | None, include_deleted: bool,
-                        after_id: int | None, limit: int, category: str | None = None,
-                        search: str | None = None) -> list[InventoryItem]:
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+    def list_for_tenant(self, tenant_id: int, item_filter: ItemFilter, keyset: Keyset,
+                        limit: int) -> list[InventoryItem]:
         return []
+
+    def count_for_tenant(self, tenant_id: int, item_filter: ItemFilter) -> int:
+        return 0
+
+    def stream_for_tenant(self, tenant_id: int, item_filter: ItemFilter, keyset: Keyset,
+                          batch: int) -> Iterator[InventoryItem]:
+        return iter(())
+
+    def live_counts(self, tenant_ids: list[int]) -> dict[int, int]:
+        return {}
+
+    def count_live(self, tenant_id: int) -> None:
+        self.s.counted.append(tenant_id)
 
     def get(self, tenant_id: int, item_id: int) -> InventoryItem | None:
         return None
@@ -340,8 +371,37 @@ class NoChanges:
                         limit: int) -> list[ItemChange]:
         return []
 
+    def count_for_run(self, tenant_id: int, run_id: int, *, change: str | None, policy_type: str | None) -> int:
+        return 0
+
     def prune(self, older_than_days: int, batch: int) -> int:
         return 0
+
+
+class FakeMissingPermissions:
+    """The rules of db/missing_permissions.py over a dict: a check replaces, a run merges, the later wins."""
+
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+    def for_tenants(self, tenant_ids: list[int]) -> dict[int, MissingPermissions]:
+        return {t: m for t, m in self.s.missing.items() if t in tenant_ids}
+
+    def record_check(self, tenant_id: int, missing: Iterable[str], checked_at: datetime) -> None:
+        known = self.s.missing.get(tenant_id)
+        if known is None or known.observed_at < checked_at:
+            self.s.missing[tenant_id] = MissingPermissions(tenant_id, sorted(set(missing)), "permission_check",
+                                                           None, checked_at)
+
+    def record_run(self, tenant_id: int, run_id: int, finished_at: datetime, refused: Iterable[str],
+                   granted: Iterable[str]) -> None:
+        refused, granted = set(refused), set(granted) - set(refused)
+        known = self.s.missing.get(tenant_id)
+        if known is not None and known.observed_at > finished_at:
+            return
+        before = set(known.missing_permissions) if known else set()
+        self.s.missing[tenant_id] = MissingPermissions(tenant_id, sorted((before - granted) | refused), "run",
+                                                       run_id, finished_at)
 
 
 class FakeLocks:
@@ -385,8 +445,9 @@ class FakeUnitOfWork:
         self.runs = FakeRuns(state)
         self.audit = FakeAudit(state)
         self.idempotency = FakeIdempotency(state)
-        self.items = NoItems()
+        self.items = NoItems(state)
         self.changes = NoChanges()
+        self.missing_permissions = FakeMissingPermissions(state)
         self.locks = FakeLocks(state)
 
     def __enter__(self) -> FakeUnitOfWork:

@@ -103,8 +103,8 @@ def _value(value: Any, limit: int = 100) -> str:
 
 
 def change_set(changes: list[dict[str, Any]], color: bool = False) -> str:
-    """A run's change set (or an item's history) as a readable diff: one line per item, then each JSON Patch
-    operation of its configuration and each link added or removed."""
+    """A run's change set (or an item's history) as a readable diff: one line per item, then each change of its
+    configuration (old → new) and each link added or removed."""
     if not changes:
         return "no changes"
     lines = []
@@ -113,14 +113,17 @@ def change_set(changes: list[dict[str, Any]], color: bool = False) -> str:
         name = c.get("display_name") or c["external_id"]
         head = f"{mark} {c['change']:<8} {c['policy_type']:<34} {name}  (run {c['inventory_sync_run_id']})"
         lines.append(_paint(head, code, color))
-        for op in c.get("diff") or []:
-            if op["op"] == "remove":
-                lines.append(_paint(f"    - {op['path']}", "31", color))
-            elif op["op"] in ("move", "copy"):
-                lines.append(_paint(f"    ~ {op['path']} ({op['op']} from {op['from']})", "33", color))
+        for e in c.get("entries") or []:  # the JSON Patch read as "where: old → new" by the API
+            where = f"{e['setting']} ({e['path']})" if e.get("setting") else e["path"]
+            old = _value(e["old_value"]) if e["old"] == "value" else "(earlier value not recorded)"
+            if e["op"] == "remove":
+                lines.append(_paint(f"    - {where}: {old}", "31", color))
+            elif e["op"] in ("move", "copy"):
+                lines.append(_paint(f"    ~ {where} ({e['op']} from {e['from_path']})", "33", color))
+            elif e["op"] == "add":
+                lines.append(_paint(f"    + {where} = {_value(e['new_value'])}", "32", color))
             else:
-                sign, tone = ("+", "32") if op["op"] == "add" else ("~", "33")
-                lines.append(_paint(f"    {sign} {op['path']} = {_value(op.get('value'))}", tone, color))
+                lines.append(_paint(f"    ~ {where}: {old} → {_value(e['new_value'])}", "33", color))
         links = c.get("links_diff") or {}
         for sign, key, tone in (("+", "added", "32"), ("-", "removed", "31")):
             for link in links.get(key) or []:

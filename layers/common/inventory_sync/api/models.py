@@ -98,6 +98,9 @@ class LinkOut(Out):
     link_type: str
     target_type: str
     target_id: str
+    target_name: str | None = Field(
+        default=None, description="the target's name where the inventory holds it (filters, scope tags, policies);"
+                                  " null when it does not (groups)")
     properties: dict[str, Any]
 
 
@@ -114,12 +117,17 @@ class ItemOut(Out):
     last_seen_at: Timestamp
     last_seen_run_id: int | None
     deleted_at: Timestamp | None
+    assigned: bool = Field(description="the item has at least one assignment")
+    last_changed_at: Timestamp | None = Field(description="when a sync last recorded a change of it (added included)")
     payload: dict[str, Any]
     links: list[LinkOut]
 
 
 class TypeCountOut(Out):
+    """One row per (policy type, category): each item is counted once, in the category its listing shows."""
+
     policy_type: str
+    display_name: str = Field(description="the Intune admin center's name of the type")
     category: str | None
     items: int
     deleted: int
@@ -128,6 +136,23 @@ class TypeCountOut(Out):
 class InventorySummaryOut(Out):
     tenant_id: int
     policy_types: list[TypeCountOut]
+
+
+class ChangeEntryOut(Out):
+    """One operation of a change's JSON Patch with its earlier value."""
+
+    op: Literal["add", "remove", "replace", "move", "copy"]
+    path: str
+    from_path: str | None = Field(description="move/copy: where the value came from")
+    setting: str | None = Field(description="the setting the path is in, by the name the payload gives it (a"
+                                            " settings-catalog settingDefinitionId, an administrative template's"
+                                            " display name); null outside named settings")
+    old: Literal["value", "absent", "not_recorded"] = Field(
+        description="value: `old_value` holds the earlier value; absent: there was none (add);"
+                    " not_recorded: an older record that kept only the new value")
+    old_value: Any = None
+    new: Literal["value", "absent"] = Field(description="absent: the value was removed")
+    new_value: Any = None
 
 
 class ChangeOut(Out):
@@ -140,7 +165,13 @@ class ChangeOut(Out):
     change: Literal["added", "changed", "deleted", "restored"]
     previous_hash: str | None
     new_hash: str | None
-    diff: list[dict[str, Any]] | None = Field(description="RFC 6902 JSON Patch, previous → new configuration")
+    diff: list[dict[str, Any]] | None = Field(
+        description="RFC 6902 JSON Patch, previous → new configuration; a `test` operation holding the earlier"
+                    " value precedes each `replace` and `remove` (records written before that have none)")
+    previous_values_recorded: bool = Field(
+        description="the diff holds the earlier values (false: an older record, 'earlier value not recorded')")
+    entries: list[ChangeEntryOut] | None = Field(
+        description="the diff read as 'where: old → new', one entry per add, remove, replace or move")
     links_diff: dict[str, Any] | None = Field(description="dependency links added and removed")
     recorded_at: Timestamp
 
@@ -166,6 +197,8 @@ class AuditOut(Out):
     resource_type: str
     resource_id: str
     status: str
+    outcome: str = Field(description="the outcome in the runs' words: a terminal sync event's run status"
+                                     " (success, partial, failed, skipped, aborted), else `status`")
     metadata: dict[str, Any]
     correlation_id: str | None
     recorded_at: Timestamp
@@ -178,6 +211,7 @@ class AuditPage(Out):
 
 class PolicyTypeOut(Out):
     key: str
+    display_name: str = Field(description="the Intune admin center's name of the type")
     collection: str
     category: str
     permission: str
@@ -188,9 +222,17 @@ class PolicyTypeOut(Out):
     enabled: bool
 
 
+class CategoryOut(Out):
+    key: str
+    display_name: str = Field(description="the Intune admin center's name of the category")
+    policy_types: list[str] = Field(description="the types a selection of this category syncs: every type whose"
+                                                " items the inventory lists under it")
+
+
 class PolicyTypesOut(Out):
     policy_types: list[PolicyTypeOut]
     categories: list[str]
+    category_details: list[CategoryOut]
 
 
 class Problem(Out):
@@ -235,8 +277,39 @@ class TenantOut(Out):
         description="the caller's role in the tenant (null: a platform administrator who is not a member)")
 
 
+class LastRunOut(Out):
+    id: int
+    status: Literal["running", "success", "partial", "failed", "skipped"]
+    trigger: str | None
+    started_at: Timestamp
+    finished_at: Timestamp | None
+    items_observed_count: int
+    items_upserted_count: int
+    error_codes: list[str]
+
+
+class ChangeCountsOut(Out):
+    added: int
+    changed: int
+    deleted: int
+    restored: int
+
+
+class TenantOverviewOut(TenantOut):
+    """A tenant with what an operator looks at first: its latest run, what that changed, its size, and the Graph
+    permissions its app lacks."""
+
+    last_run: LastRunOut | None = Field(description="the tenant's latest run of any selection")
+    last_changes: ChangeCountsOut | None = Field(description="what the latest run changed (null while it runs)")
+    item_count: int = Field(description="live inventory items")
+    missing_permissions: list[str] = Field(
+        description="Graph application permissions the latest permission check or run found missing (sorted)")
+    missing_permissions_checked_at: Timestamp | None = Field(
+        description="when that was found out (null: never)")
+
+
 class TenantPage(Out):
-    items: list[TenantOut]
+    items: list[TenantOverviewOut]
     next_cursor: str | None
 
 

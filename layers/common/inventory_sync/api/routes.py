@@ -20,7 +20,7 @@ from inventory_sync.api.models import PolicyTypesOut
 from inventory_sync.api.problems import PROBLEM, TITLES, is_json_media_type, problem, status_of, validation_errors
 from inventory_sync.api.routers import audit, inventory, operations, syncs, tenants
 from inventory_sync.domain.limits import MAX_JSON_DEPTH, all_storable, json_depth
-from inventory_sync.domain.registry import CATEGORIES, FOUNDATIONS, POLICY_TYPES
+from inventory_sync.domain.registry import CATEGORIES, CATEGORY_NAMES, FOUNDATIONS, POLICY_TYPES, types_of_category
 from inventory_sync.domain.selection import SelectionError
 from inventory_sync.errors import ServiceError, Unauthenticated
 from inventory_sync.observability import logger, metrics
@@ -49,6 +49,8 @@ def list_policy_types() -> PolicyTypesOut:
     return PolicyTypesOut.model_validate({
         "policy_types": [{**t.as_dict(), "enabled": registry.is_enabled(t.key)} for t in POLICY_TYPES + FOUNDATIONS],
         "categories": list(CATEGORIES),
+        "category_details": [{"key": c, "display_name": CATEGORY_NAMES[c], "policy_types": types_of_category(c)}
+                             for c in CATEGORIES],
     })
 
 

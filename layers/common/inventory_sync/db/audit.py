@@ -65,6 +65,17 @@ def insert_same_for_many(conn: psycopg.Connection, template: NewAuditEvent,
     return [r[0] for r in rows]
 
 
+def count_for_tenant(conn: psycopg.Connection, tenant_id: int, *, action: str | None, resource_type: str | None,
+                     resource_id: str | None) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM audit_logs WHERE tenant_id = %(tenant)s"
+        " AND (%(action)s::text IS NULL OR action = %(action)s)"
+        " AND (%(rtype)s::text IS NULL OR resource_type = %(rtype)s)"
+        " AND (%(rid)s::text IS NULL OR resource_id = %(rid)s)",
+        {"tenant": tenant_id, "action": action, "rtype": resource_type, "rid": resource_id}).fetchone()
+    return int(row[0]) if row else 0
+
+
 def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, action: str | None, resource_type: str | None,
                     resource_id: str | None, before_id: int | None, limit: int) -> list[AuditEvent]:
     with conn.cursor(row_factory=class_row(AuditEvent)) as cur:

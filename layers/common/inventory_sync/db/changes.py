@@ -10,8 +10,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from inventory_sync.domain.changes import entries_of
+
 COLS = ("id, tenant_id, inventory_sync_run_id, inventory_item_id, policy_type, external_id, display_name, change,"
-        " previous_hash, new_hash, diff, links_diff, recorded_at")
+        " previous_hash, new_hash, diff, previous_values_recorded, links_diff, recorded_at")
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,14 @@ class ItemChange:
     previous_hash: str | None
     new_hash: str | None
     diff: list[dict[str, Any]] | None
+    previous_values_recorded: bool
     links_diff: dict[str, Any] | None
     recorded_at: datetime
+
+    @property
+    def entries(self) -> list[dict[str, Any]] | None:
+        """The diff as "where: old → new" (domain/changes.py)."""
+        return None if self.diff is None else entries_of(self.diff)
 
 
 def list_for_run(conn: psycopg.Connection, tenant_id: int, run_id: int, *, change: str | None,
@@ -42,6 +50,16 @@ def list_for_run(conn: psycopg.Connection, tenant_id: int, run_id: int, *, chang
             {"tenant": tenant_id, "run": run_id, "change": change, "ptype": policy_type, "after": after_id,
              "limit": limit},
         ).fetchall()
+
+
+def count_for_run(conn: psycopg.Connection, tenant_id: int, run_id: int, *, change: str | None,
+                  policy_type: str | None) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM inventory_item_changes WHERE tenant_id = %(tenant)s"
+        " AND inventory_sync_run_id = %(run)s AND (%(change)s::text IS NULL OR change = %(change)s)"
+        " AND (%(ptype)s::text IS NULL OR policy_type = %(ptype)s)",
+        {"tenant": tenant_id, "run": run_id, "change": change, "ptype": policy_type}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def history_of_item(conn: psycopg.Connection, tenant_id: int, item_id: int, *, before_id: int | None,

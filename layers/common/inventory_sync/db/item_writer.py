@@ -263,8 +263,8 @@ def _record_changes(cur: psycopg.Cursor, tenant_id: int, run_id: int, changed: d
     """One change row per changed item: for items that existed before, the diffs of their configuration
     and links (new items have nothing to diff)."""
     with cur.copy("COPY inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id, policy_type,"
-                  " external_id, display_name, change, previous_hash, new_hash, diff, links_diff) FROM STDIN"
-                  ) as copy:
+                  " external_id, display_name, change, previous_hash, new_hash, diff, links_diff,"
+                  " previous_values_recorded) FROM STDIN") as copy:
         for c, r in changed.items():
             diff = links = None
             if c.previous_payload is not None:
@@ -273,7 +273,7 @@ def _record_changes(cur: psycopg.Cursor, tenant_id: int, run_id: int, changed: d
                 new_links = [link for link in r.links if r.assignments_read or link.link_type in CONTENT_LINK_TYPES]
                 links = json.dumps(link_changes(removed.get(c.item_id, []), new_links))
             copy.write_row((tenant_id, run_id, c.item_id, r.policy_type, r.external_id, r.display_name,
-                            c.change.value, c.previous_hash, r.content_hash, diff, links))
+                            c.change.value, c.previous_hash, r.content_hash, diff, links, True))
 
 
 def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int,
@@ -281,8 +281,10 @@ def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run
     """After a complete listing of `policy_type`: whatever this run did not see is gone (and recorded so)."""
     log = """, logged AS (
         INSERT INTO inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id, policy_type,
-                                            external_id, display_name, change, previous_hash)
-        SELECT %(tenant)s, %(run)s, id, policy_type, external_id, display_name, 'deleted', content_hash FROM gone
+                                            external_id, display_name, change, previous_hash,
+                                            previous_values_recorded)
+        SELECT %(tenant)s, %(run)s, id, policy_type, external_id, display_name, 'deleted', content_hash, true
+        FROM gone
     )""" if record_changes else ""
     row = conn.execute(
         "WITH gone AS (UPDATE inventory_items SET deleted_at = now() WHERE tenant_id = %(tenant)s"

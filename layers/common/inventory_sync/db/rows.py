@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from inventory_sync.domain.registry import DISPLAY_NAMES
+from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS
+
 
 @dataclass(frozen=True)
 class Tenant:
@@ -120,6 +123,15 @@ class AuditEvent:
     correlation_id: str | None
     recorded_at: datetime
 
+    @property
+    def outcome(self) -> str:
+        """In the runs' words: a terminal sync event says its run's status (`partial`, not the event's
+        `success`); any other event its own status."""
+        run_status = self.metadata.get("status")
+        if self.action in TERMINAL_AUDIT_ACTIONS and isinstance(run_status, str):
+            return run_status
+        return self.status
+
 
 @dataclass(frozen=True)
 class InventoryItem:
@@ -137,6 +149,8 @@ class InventoryItem:
     last_seen_at: datetime
     last_seen_run_id: int | None
     deleted_at: datetime | None
+    assigned: bool
+    last_changed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,7 @@ class StoredLink:
     target_type: str
     target_id: str
     properties: dict[str, Any]
+    target_name: str | None = None  # the target's name where the inventory holds the target
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,11 @@ class TypeCount:
     category: str | None
     items: int
     deleted: int
+
+    @property
+    def display_name(self) -> str:
+        """The admin center's name of the type (the key itself for a type no longer in the registry)."""
+        return DISPLAY_NAMES.get(self.policy_type, self.policy_type)
 
 
 @dataclass(frozen=True)

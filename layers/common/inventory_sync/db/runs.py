@@ -117,3 +117,14 @@ def list_for_tenant(conn: psycopg.Connection, tenant_id: int, *, status: str | N
             " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(limit)s",
             {"tenant": tenant_id, "status": status, "before": before_id, "limit": limit},
         ).fetchall()
+
+
+def latest_for_tenants(conn: psycopg.Connection, tenant_ids: list[int]) -> dict[int, Run]:
+    """Each tenant's latest run of any selection: one index probe per tenant (tenant, id DESC)."""
+    cols = ", ".join(f"r.{c.strip()}" for c in COLS.split(","))
+    with conn.cursor(row_factory=class_row(Run)) as cur:
+        rows = cur.execute(
+            f"SELECT {cols} FROM unnest(%s::bigint[]) AS t(id) CROSS JOIN LATERAL (SELECT * FROM inventory_sync_runs"
+            " WHERE tenant_id = t.id ORDER BY id DESC LIMIT 1) r",
+            (tenant_ids,)).fetchall()
+    return {run.tenant_id: run for run in rows}

@@ -12,7 +12,17 @@ from typing import Any
 
 import psycopg
 
-from inventory_sync.db import audit, bulk_operations, changes, idempotency, items, locks, runs, tenants
+from inventory_sync.db import (
+    audit,
+    bulk_operations,
+    changes,
+    idempotency,
+    items,
+    locks,
+    missing_permissions,
+    runs,
+    tenants,
+)
 from inventory_sync.db.connection import Database
 
 
@@ -52,6 +62,7 @@ class SqlUnitOfWork:
         self.idempotency: Any = BoundTable(idempotency, conn)
         self.items: Any = BoundTable(items, conn)
         self.changes: Any = BoundTable(changes, conn)
+        self.missing_permissions: Any = BoundTable(missing_permissions, conn)
         self.locks: Any = BoundTable(locks, conn)
         return self
 

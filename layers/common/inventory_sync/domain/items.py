@@ -8,7 +8,7 @@ from typing import Any
 
 from inventory_sync.domain import configuration
 from inventory_sync.domain.configuration import ASSIGNMENTS, canonical_json
-from inventory_sync.domain.registry import BY_KEY, Assignments, PolicyType
+from inventory_sync.domain.registry import BY_KEY, ENDPOINT_SECURITY, Assignments, PolicyType
 
 NO_FILTER = "00000000-0000-0000-0000-000000000000"
 
@@ -112,7 +112,7 @@ def category_of(ptype: PolicyType, item: dict[str, Any]) -> str:
     template = item.get("templateReference")
     family = str(template.get("templateFamily") or "") if isinstance(template, dict) else ""
     if ptype.key == "settingsCatalogPolicy" and family.startswith(_SECURITY_FAMILIES):
-        return BY_KEY["endpointSecurityIntent"].category
+        return ENDPOINT_SECURITY
     return ptype.category
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-from inventory_sync.domain.error_codes import ErrorCode
+from inventory_sync.domain.error_codes import FATAL_CODES, ErrorCode
 from inventory_sync.domain.messages import RunMessage
 from inventory_sync.domain.registry import BY_KEY, FOUNDATIONS, PolicyType, RuntimeRegistry
 from inventory_sync.domain.status import RunStatus, run_status
@@ -134,3 +134,20 @@ def summarise(result: EngineResult) -> tuple[RunStatus, list[ErrorCode], dict[st
 
 def _permission(key: str) -> str:
     return BY_KEY[key].permission if key in BY_KEY else ""
+
+
+def permission_findings(status: str, error_codes: list[str], error_context: dict[str, Any],
+                        selection: dict[str, Any]) -> tuple[set[str], set[str]] | None:
+    """What a finished run tells of the tenant app's Graph permissions: (refused — the permissions of the types
+    Graph answered 403 for, granted — those of the types it read completely). None when it tells nothing
+    (a fatal error stopped it before or while reading, or it was skipped)."""
+    if status not in (RunStatus.SUCCESS, RunStatus.PARTIAL) or FATAL_CODES & set(error_codes):
+        return None
+    failed: dict[str, Any] = error_context.get("types") or {}
+    refused = {str(d.get("permission")) for d in failed.values()
+               if isinstance(d, dict) and d.get("code") == ErrorCode.GRAPH_FORBIDDEN and d.get("permission")}
+    units = [k for k in selection.get("policy_types") or [] if k in BY_KEY]
+    if selection.get("include_foundations"):
+        units += [f.key for f in FOUNDATIONS]
+    granted = {BY_KEY[k].permission for k in units if k not in failed}
+    return refused, granted

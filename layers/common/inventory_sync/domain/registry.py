@@ -77,9 +77,20 @@ class PolicyType:
         return bool(self.sub_resources or self.item_expand or self.detail_fields
                     or self.assignments is Assignments.BATCH)
 
+    @property
+    def display_name(self) -> str:
+        """The Intune admin center's name of the type."""
+        return DISPLAY_NAMES[self.key]
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Every category the inventory lists this type's items under (its own first)."""
+        return (self.category, *LISTED_ALSO_UNDER.get(self.key, ()))
+
     def as_dict(self) -> dict[str, object]:
         return {
             "key": self.key,
+            "display_name": self.display_name,
             "collection": self.collection,
             "category": self.category,
             "permission": self.permission,
@@ -220,6 +231,72 @@ FOUNDATIONS: tuple[PolicyType, ...] = (
 
 BY_KEY: dict[str, PolicyType] = {t.key: t for t in POLICY_TYPES + FOUNDATIONS}
 CATEGORIES: tuple[str, ...] = tuple(sorted({t.category for t in POLICY_TYPES}))
+
+ENDPOINT_SECURITY = "Endpoint Security"
+# Settings-catalog policies of the endpoint-security and baseline template families are listed under Endpoint
+# Security (domain/items.py `category_of`), as the admin center shows them; so a selection of that category
+# reads the settings catalog too.
+LISTED_ALSO_UNDER: dict[str, tuple[str, ...]] = {"settingsCatalogPolicy": (ENDPOINT_SECURITY,)}
+
+# What the Intune admin center calls each type (the blade or profile type an administrator knows it by).
+DISPLAY_NAMES: dict[str, str] = {
+    "deviceConfiguration": "Configuration profiles (templates)",
+    "settingsCatalogPolicy": "Settings catalog",
+    "groupPolicyConfiguration": "Administrative templates",
+    "hardwareConfiguration": "BIOS configurations",
+    "deviceCompliancePolicy": "Compliance policies",
+    "compliancePolicy": "Compliance policies (settings catalog)",
+    "deviceComplianceScript": "Compliance scripts",
+    "endpointSecurityIntent": "Security baselines and endpoint security (templates)",
+    "deviceManagementScript": "Platform scripts (Windows)",
+    "deviceShellScript": "Shell scripts (macOS)",
+    "deviceCustomAttributeShellScript": "Custom attributes (macOS)",
+    "deviceHealthScript": "Remediations",
+    "mobileApp": "Apps",
+    "mobileAppConfiguration": "App configuration policies (managed devices)",
+    "targetedManagedAppConfiguration": "App configuration policies (managed apps)",
+    "iosManagedAppProtection": "App protection policies (iOS/iPadOS)",
+    "androidManagedAppProtection": "App protection policies (Android)",
+    "windowsManagedAppProtection": "App protection policies (Windows)",
+    "windowsInformationProtectionPolicy": "Windows Information Protection",
+    "policySet": "Policy sets",
+    "windowsAutopilotDeploymentProfile": "Windows Autopilot deployment profiles",
+    "deviceEnrollmentConfiguration": "Enrollment restrictions and status pages",
+    "appleUserInitiatedEnrollmentProfile": "Apple enrollment profiles (user-initiated)",
+    "windowsFeatureUpdateProfile": "Feature updates for Windows 10 and later",
+    "windowsQualityUpdateProfile": "Quality updates for Windows 10 and later",
+    "windowsDriverUpdateProfile": "Driver updates for Windows 10 and later",
+    "termsAndConditions": "Terms and conditions",
+    "intuneBrandingProfile": "Customization",
+    "deviceCategory": "Device categories",
+    "conditionalAccessPolicy": "Conditional Access",
+    "cloudPcProvisioningPolicy": "Windows 365 provisioning policies",
+    "roleScopeTag": "Scope tags",
+    "assignmentFilter": "Filters",
+    "notificationMessageTemplate": "Notifications",
+    "roleDefinition": "Roles",
+}
+
+# ... and each category (the admin center's node for it).
+CATEGORY_NAMES: dict[str, str] = {
+    "Apps": "Apps",
+    "App Protection": "App protection",
+    "Compliance": "Compliance",
+    "Configuration": "Configuration",
+    ENDPOINT_SECURITY: "Endpoint security",
+    "Enrollment": "Enrollment",
+    "Entra ID": "Microsoft Entra ID",
+    "Scripts": "Scripts and remediations",
+    "Tenant Administration": "Tenant administration",
+    "Update Management": "Windows updates",
+    "Windows 365": "Windows 365",
+    "Foundations": "Tenant administration (scope tags, filters, roles)",
+}
+
+
+def types_of_category(category: str) -> list[str]:
+    """The policy types a selection of `category` syncs: those whose items the inventory lists under it."""
+    return [t.key for t in POLICY_TYPES if category in t.categories]
 
 
 class UnknownPolicyTypes(ValueError):

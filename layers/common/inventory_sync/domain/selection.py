@@ -92,7 +92,7 @@ def normalise(request: SelectionRequest, registry: RuntimeRegistry) -> ResolvedS
     chosen = [k for k in candidates if registry.is_enabled(k)]
     if categories:
         by_key = {t.key: t for t in POLICY_TYPES}
-        chosen = [k for k in chosen if by_key[k].category in categories]
+        chosen = [k for k in chosen if set(by_key[k].categories) & set(categories)]
     if not chosen:
         raise SelectionError("nothing left to sync: no enabled policy type matches the selection", [
             {"field": "policy_types", "message": "no enabled policy type matches",

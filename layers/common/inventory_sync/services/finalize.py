@@ -16,6 +16,7 @@ from inventory_sync.db.rows import BulkOperation, Run
 from inventory_sync.domain.audit import Actor, NewAuditEvent, RunFacts, terminal_event
 from inventory_sync.domain.error_codes import ErrorCode
 from inventory_sync.domain.messages import FinalizeMessage, RunMessage
+from inventory_sync.domain.outcomes import permission_findings
 from inventory_sync.domain.status import (
     ABORTED,
     BULK_TERMINAL,
@@ -81,7 +82,17 @@ def _finalize(uow: UnitOfWork, bulk_id: int, run_id: int | None = None) -> Resul
     if bulk.status not in BULK_TERMINAL:
         changed = uow.bulk_operations.finish(bulk.id, BulkStatus(bulk.status), outcome.bulk_status, outcome.counters)
     inserted = uow.audit.insert_terminal(_terminal_event(uow, bulk, run, outcome, codes))
+    if run is not None and (changed or inserted):
+        _record_permissions(uow, run)
+        uow.items.count_live(run.tenant_id)
     return Result.FINALIZED if (changed or inserted) else Result.ALREADY_FINAL
+
+
+def _record_permissions(uow: UnitOfWork, run: Run) -> None:
+    """What the run found of the app's permissions, kept for the tenant overview (any execution environment)."""
+    found = permission_findings(run.status, run.error_codes, run.error_context, run.selection_payload)
+    if found is not None and run.finished_at is not None:
+        uow.missing_permissions.record_run(run.tenant_id, run.id, run.finished_at, *found)
 
 
 def _fail_without_run(uow: UnitOfWork, bulk: BulkOperation, code: ErrorCode, reason: str) -> Result:

@@ -3,9 +3,8 @@ resolved and authorised inside it (services/access.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from inventory_sync.db.changes import ItemChange
+from inventory_sync.db.items import ItemFilter
 from inventory_sync.db.rows import (
     AuditEvent,
     BulkOperation,
@@ -18,18 +17,8 @@ from inventory_sync.db.rows import (
 )
 from inventory_sync.errors import NotFound, Unprocessable
 from inventory_sync.services.access import READ_ROLES, Identity, member_of, require_bulk_operation, working_as
-from inventory_sync.services.paging import Page, decode_cursor
+from inventory_sync.services.paging import Page, decode_cursor, decode_keyset, encode_keyset
 from inventory_sync.services.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    """Which of a tenant's items a listing shows."""
-
-    policy_type: str | None = None
-    category: str | None = None
-    search: str | None = None  # part of the display name or Graph id
-    include_deleted: bool = False
 
 
 def list_runs(uow: UnitOfWork, identity: Identity, tenant_id: int, *, status: str | None, cursor: str | None,
@@ -88,15 +77,16 @@ def list_bulk_operations(uow: UnitOfWork, identity: Identity, *, status: str | N
     return Page.of(rows, limit)
 
 
-def list_items(uow: UnitOfWork, identity: Identity, tenant_id: int, which: ItemFilter, *, cursor: str | None,
-               limit: int) -> Page[ItemWithLinks]:
+def list_items(uow: UnitOfWork, identity: Identity, tenant_id: int, which: ItemFilter, *, sort: str = "id",
+               descending: bool = False, cursor: str | None, limit: int) -> Page[ItemWithLinks]:
+    """A page of the tenant's inventory, filtered and sorted (the cursor carries the sort it was made for)."""
+    keyset = decode_keyset(cursor, sort, descending)
     with member_of(uow, identity, tenant_id, READ_ROLES):
-        rows = uow.items.list_for_tenant(tenant_id, policy_type=which.policy_type,
-                                         include_deleted=which.include_deleted, after_id=decode_cursor(cursor),
-                                         limit=limit + 1, category=which.category, search=which.search)
-        page = Page.of(rows, limit)
-        links = uow.items.links_for_items([r.id for r in page.items]) if page.items else {}
-    return Page([with_links(r, links.get(r.id, [])) for r in page.items], page.next_cursor)
+        rows = uow.items.list_for_tenant(tenant_id, which, keyset, limit + 1)
+        kept = rows[:limit]
+        links = uow.items.links_for_items([r.id for r in kept]) if kept else {}
+    next_cursor = encode_keyset(kept[-1], sort, descending) if len(rows) > limit and kept else None
+    return Page([with_links(r, links.get(r.id, [])) for r in kept], next_cursor)
 
 
 def get_item(uow: UnitOfWork, identity: Identity, tenant_id: int, item_id: int) -> ItemWithLinks:

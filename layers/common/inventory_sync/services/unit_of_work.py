@@ -10,12 +10,16 @@ ones that no use case here passes).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from inventory_sync.db.changes import ItemChange
 from inventory_sync.db.idempotency import StoredResponse
+from inventory_sync.db.items import ItemFilter, Keyset
+from inventory_sync.db.missing_permissions import MissingPermissions
 from inventory_sync.db.rows import (
     AuditEvent,
     BulkOperation,
@@ -106,6 +110,8 @@ class RunStore(Protocol):
     def list_for_tenant(self, tenant_id: int, *, status: str | None, before_id: int | None,
                         limit: int) -> list[Run]: ...
 
+    def latest_for_tenants(self, tenant_ids: list[int]) -> dict[int, Run]: ...
+
 
 class AuditLog(Protocol):
     def insert(self, event: NewAuditEvent) -> int: ...
@@ -117,6 +123,9 @@ class AuditLog(Protocol):
     def list_for_tenant(self, tenant_id: int, *, action: str | None, resource_type: str | None,
                         resource_id: str | None, before_id: int | None, limit: int) -> list[AuditEvent]: ...
 
+    def count_for_tenant(self, tenant_id: int, *, action: str | None, resource_type: str | None,
+                         resource_id: str | None) -> int: ...
+
 
 class IdempotencyStore(Protocol):
     def lock_and_get(self, user_id: int, tenant_id: int, key: str) -> StoredResponse | None: ...
@@ -126,9 +135,17 @@ class IdempotencyStore(Protocol):
 
 
 class ItemStore(Protocol):
-    def list_for_tenant(self, tenant_id: int, *, policy_type: str | None, include_deleted: bool,
-                        after_id: int | None, limit: int, category: str | None = None,
-                        search: str | None = None) -> list[InventoryItem]: ...
+    def list_for_tenant(self, tenant_id: int, item_filter: ItemFilter, keyset: Keyset,
+                        limit: int) -> list[InventoryItem]: ...
+
+    def count_for_tenant(self, tenant_id: int, item_filter: ItemFilter) -> int: ...
+
+    def stream_for_tenant(self, tenant_id: int, item_filter: ItemFilter, keyset: Keyset,
+                          batch: int) -> Iterator[InventoryItem]: ...
+
+    def live_counts(self, tenant_ids: list[int]) -> dict[int, int]: ...
+
+    def count_live(self, tenant_id: int) -> None: ...
 
     def get(self, tenant_id: int, item_id: int) -> InventoryItem | None: ...
 
@@ -146,7 +163,18 @@ class ChangeStore(Protocol):
     def history_of_item(self, tenant_id: int, item_id: int, *, before_id: int | None,
                         limit: int) -> list[ItemChange]: ...
 
+    def count_for_run(self, tenant_id: int, run_id: int, *, change: str | None, policy_type: str | None) -> int: ...
+
     def prune(self, older_than_days: int, batch: int) -> int: ...
+
+
+class MissingPermissionStore(Protocol):
+    def for_tenants(self, tenant_ids: list[int]) -> dict[int, MissingPermissions]: ...
+
+    def record_check(self, tenant_id: int, missing: Iterable[str], checked_at: datetime) -> None: ...
+
+    def record_run(self, tenant_id: int, run_id: int, finished_at: datetime, refused: Iterable[str],
+                   granted: Iterable[str]) -> None: ...
 
 
 class TransactionLocks(Protocol):
@@ -188,6 +216,9 @@ class UnitOfWork(Protocol):
 
     @property
     def changes(self) -> ChangeStore: ...
+
+    @property
+    def missing_permissions(self) -> MissingPermissionStore: ...
 
     @property
     def locks(self) -> TransactionLocks: ...

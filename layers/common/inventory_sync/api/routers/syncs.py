@@ -19,6 +19,7 @@ from inventory_sync.api.context import (
     identity,
     unit_of_work,
 )
+from inventory_sync.api.exporting import EXPORT_RESPONSES, ExportFormat, export_response
 from inventory_sync.api.models import (
     ChangePage,
     DispatchOut,
@@ -27,7 +28,7 @@ from inventory_sync.api.models import (
 )
 from inventory_sync.domain.selection import SelectionRequest
 from inventory_sync.observability import metrics
-from inventory_sync.services import queries
+from inventory_sync.services import exports, queries
 from inventory_sync.services.dispatch import Dispatched, DispatchService
 
 router = APIGatewayHttpRouter()
@@ -86,3 +87,19 @@ def list_sync_changes(
     return ChangePage.model_validate(queries.list_changes(unit_of_work(router), identity(router), tenant_id, run_id,
                                                           change=change, policy_type=policy_type, cursor=cursor,
                                                           limit=limit))
+
+
+@router.get("/tenants/<tenant_id>/exports/inventory-syncs/<run_id>/changes", responses=EXPORT_RESPONSES)
+def export_sync_changes(
+    tenant_id: Id,
+    run_id: Id,
+    format: ExportFormat = "csv",  # noqa: A002 - the query parameter's name
+    change: Annotated[Literal["added", "changed", "deleted", "restored"] | None, Query()] = None,
+    policy_type: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9]+$")] = None,
+    cursor: Cursor = None,
+) -> Response[str]:
+    """The run's change set as CSV or JSON (diffs as JSON Patch text), one page of up to 5,000 rows / ~4.5 MB per
+    request; `X-Next-Cursor` names the next page."""
+    page = exports.change_set(unit_of_work(router), identity(router), tenant_id, run_id, format, change=change,
+                              policy_type=policy_type, cursor=cursor)
+    return export_response(page)

@@ -27,9 +27,11 @@ from inventory_sync.api.models import (
     MemberPage,
     PermissionCheckOut,
     TenantOut,
+    TenantOverviewOut,
     TenantPage,
 )
 from inventory_sync.domain.tenancy import CredentialIn, MemberIn, TenantCreate, TenantPatch
+from inventory_sync.services import overview
 
 router = APIGatewayHttpRouter()
 
@@ -44,14 +46,17 @@ def create_tenant(body: Annotated[TenantCreate, Body()]) -> Response[TenantOut]:
 
 @router.get("/tenants", responses=READ_ERRORS)
 def list_tenants(cursor: Cursor = None, limit: Limit = 50) -> TenantPage:
-    """Platform administrators: every tenant; others: the tenants they belong to, with their role."""
-    return TenantPage.model_validate(tenant_admin(router).visible_tenants(identity(router), cursor, limit))
+    """Platform administrators: every tenant; others: the tenants they belong to, with their role; each with its
+    latest run, what it changed, its item count and the Graph permissions its app lacks."""
+    page = tenant_admin(router).visible_tenants(identity(router), cursor, limit)
+    return TenantPage.model_validate(overview.page_of(unit_of_work(router), page))
 
 
 @router.get("/tenants/<tenant_id>", responses=READ_ERRORS)
-def get_tenant(tenant_id: Id) -> TenantOut:
-    """One tenant (members and platform administrators)."""
-    return TenantOut.model_validate(tenant_admin(router).get(identity(router), tenant_id))
+def get_tenant(tenant_id: Id) -> TenantOverviewOut:
+    """One tenant (members and platform administrators), with its overview as in the list."""
+    tenant = tenant_admin(router).get(identity(router), tenant_id)
+    return TenantOverviewOut.model_validate(overview.one(unit_of_work(router), tenant))
 
 
 @router.patch("/tenants/<tenant_id>", responses={200: {"description": "OK"}, **WRITE_ERRORS})
@@ -96,4 +101,6 @@ def permission_check(tenant_id: Id, refresh: Annotated[bool, Query()] = False) -
     """Owners: which enabled policy types the tenant's Graph app can read (cached a few minutes)."""
     checks = permission_checks(router)
     tenant = checks.tenant(unit_of_work(router), identity(router), tenant_id)
-    return PermissionCheckOut.model_validate(checks.report(tenant, refresh=refresh))
+    report = checks.report(tenant, refresh=refresh)
+    overview.record_permission_check(unit_of_work(router), report)
+    return PermissionCheckOut.model_validate(report)

@@ -187,6 +187,28 @@ def test_finalize_writes_the_outcome_once(uow, tenant_id, status, codes, bulk, a
     assert event.action == action and event.metadata["inventory_sync_run_id"] == run.id
 
 
+def test_finalize_keeps_what_the_run_found_of_the_apps_permissions_and_counts_the_inventory(uow, tenant_id) -> None:
+    import dataclasses
+
+    op = uow.state.add_operation(tenant_id, BulkStatus.RUNNING)
+    run = dataclasses.replace(uow.state.add_run(op, RunStatus.PARTIAL, ["graph_forbidden"]),
+                              selection_payload={"policy_types": ["deviceConfiguration", "mobileApp"]},
+                              error_context={"types": {"mobileApp": {"code": "graph_forbidden",
+                                                                     "permission": "DeviceManagementApps.Read.All"}}})
+    uow.state.runs[run.id] = run
+    assert finalize(uow, op.id, run.id) is Result.FINALIZED
+    known = uow.state.missing[tenant_id]
+    assert (known.missing_permissions, known.source, known.inventory_sync_run_id) == (
+        ["DeviceManagementApps.Read.All"], "run", run.id)
+    assert uow.state.counted == [tenant_id]
+    assert finalize(uow, op.id, run.id) is Result.ALREADY_FINAL and uow.state.counted == [tenant_id]
+    # a fatal run tells nothing of the permissions (the count is still taken)
+    failed_op = uow.state.add_operation(tenant_id, BulkStatus.RUNNING)
+    failed = uow.state.add_run(failed_op, RunStatus.FAILED, ["graph_auth_failed"])
+    finalize(uow, failed_op.id, failed.id)
+    assert uow.state.missing[tenant_id] == known and uow.state.counted == [tenant_id, tenant_id]
+
+
 def test_finalize_waits_for_a_running_run_and_drops_a_stranger_run(uow, tenant_id) -> None:
     op = uow.state.add_operation(tenant_id, BulkStatus.RUNNING)
     run = uow.state.add_run(op)

@@ -19,14 +19,6 @@ def _records(names: dict[str, str]) -> list:
     return [to_record(PTYPE, {"id": ext, "displayName": name}) for ext, name in names.items()]
 
 
-def _run(db: psycopg.Connection, tenant_id: int) -> int:
-    bulk = db.execute("INSERT INTO bulk_operation_runs (tenant_id, resource, action) VALUES (%s, 'inventory',"
-                      " 'sync') RETURNING id", (tenant_id,)).fetchone()[0]
-    return db.execute("INSERT INTO inventory_sync_runs (tenant_id, bulk_operation_run_id, selection_hash,"
-                      " selection_payload) VALUES (%s, %s, repeat('a', 64), '{}') RETURNING id",
-                      (tenant_id, bulk)).fetchone()[0]
-
-
 def _write(database_url: str, tenant_id: int, run_id: int, records: list) -> dict:
     with psycopg.connect(database_url) as conn:
         written = item_writer.write(conn, tenant_id, run_id, records)
@@ -35,7 +27,7 @@ def _write(database_url: str, tenant_id: int, run_id: int, records: list) -> dic
 
 def test_sightings_new_rows_and_changes(database_url: str, db: psycopg.Connection) -> None:
     tenant = factories.tenant(db)
-    first, second = _run(db, tenant.id), _run(db, tenant.id)
+    first, second = factories.sync_run(db, tenant.id), factories.sync_run(db, tenant.id)
     assert _write(database_url, tenant.id, first, _records({"a": "A", "b": "B"})) == {"deviceCategory": (2, 2)}
     # a: unchanged (sighted only), b: renamed (changed), c: new
     assert _write(database_url, tenant.id, second, _records({"a": "A", "b": "B2", "c": "C"})) == {
@@ -51,7 +43,7 @@ def test_sightings_new_rows_and_changes(database_url: str, db: psycopg.Connectio
 def test_a_new_object_inserted_meanwhile_falls_back_to_the_upsert(database_url: str, db: psycopg.Connection,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     tenant = factories.tenant(db)
-    other, ours = _run(db, tenant.id), _run(db, tenant.id)
+    other, ours = factories.sync_run(db, tenant.id), factories.sync_run(db, tenant.id)
     _write(database_url, tenant.id, other, _records({"x": "X by the other sync"}))
     real = item_writer._split_unchanged
 

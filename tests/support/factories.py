@@ -28,6 +28,18 @@ def member(conn: psycopg.Connection, tenant_id: int, subject: str, role: str = "
     return user
 
 
+def sync_run(conn: psycopg.Connection, tenant_id: int) -> int:
+    """A running sync (with its bulk operation) for the write path's tests; its id."""
+    bulk = conn.execute("INSERT INTO bulk_operation_runs (tenant_id, resource, action) VALUES (%s, 'inventory',"
+                        " 'sync') RETURNING id", (tenant_id,)).fetchone()
+    assert bulk is not None
+    run = conn.execute("INSERT INTO inventory_sync_runs (tenant_id, bulk_operation_run_id, selection_hash,"
+                       " selection_payload) VALUES (%s, %s, repeat('a', 64), '{}') RETURNING id",
+                       (tenant_id, bulk[0])).fetchone()
+    assert run is not None
+    return int(run[0])
+
+
 def self_signed_certificate(common_name: str = "inventory-sync-test", days: int = 2) -> tuple[str, str, str]:
     """An app certificate as a tenant would upload it: (certificate PEM, unencrypted PKCS#8 key PEM, its SHA-256
     thumbprint in hex)."""

@@ -10,6 +10,12 @@ from the configuration (scope tags, policy set members) always, those from assig
 Every row upserted or marked deleted leaves a change row (``inventory_item_changes``) in the same
 transaction: the upsert itself says which rows changed and how (it reads their previous version in the
 same statement), and only rows that really changed are diffed.
+
+Syncs of one tenant whose selections share a type run at the same time (the sync lock is per selection), so
+every write says when its Graph read began (``read_at``, the database's clock) and rows keep the time of the
+read they are stored from: a change from an earlier read than the stored one is not applied (nor recorded).
+A complete listing marks deleted only the rows no sync has sighted (``last_seen_at``) since it began
+(decision 0008).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -29,7 +36,8 @@ _SETUP = """
 CREATE TEMP TABLE IF NOT EXISTS sync_stage_items (
     policy_type text NOT NULL, external_id text NOT NULL, display_name text, category text, platform text,
     payload jsonb NOT NULL, content_hash char(64) NOT NULL, assignments_hash char(64), payload_hash char(64),
-    item_id bigint  -- the stored row's id, when there is one (found by the batch's look-up)
+    item_id bigint,  -- the stored row's id, when there is one (found by the batch's look-up)
+    read_at timestamptz NOT NULL
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sync_changed_items (
     id bigint NOT NULL, policy_type text NOT NULL, external_id text NOT NULL, change text NOT NULL,
@@ -45,21 +53,24 @@ _PAYLOAD = """CASE WHEN {new}.assignments_hash IS NULL AND i.payload ? 'assignme
 _CHANGED = """(i.content_hash <> {new}.content_hash OR i.deleted_at IS NOT NULL
         OR ({new}.assignments_hash IS NOT NULL AND i.assignments_hash IS DISTINCT FROM {new}.assignments_hash))"""
 
+# This read is not older than the one the stored row comes from (or its deletion): it may replace it.
+_NEWER = "{new}.read_at >= COALESCE(i.read_at, '-infinity')"
+
 _UPSERT = f"""
 WITH changed AS (
     INSERT INTO inventory_items AS i (tenant_id, policy_type, external_id, display_name, category, platform,
                                       payload, content_hash, assignments_hash, payload_hash, first_seen_at,
-                                      last_seen_at, last_seen_run_id)
+                                      last_seen_at, last_seen_run_id, read_at)
     SELECT %(tenant)s, s.policy_type, s.external_id, s.display_name, s.category, s.platform, s.payload,
-           s.content_hash, s.assignments_hash, s.payload_hash, now(), now(), %(run)s
+           s.content_hash, s.assignments_hash, s.payload_hash, now(), now(), %(run)s, s.read_at
     FROM sync_stage_items s
     ON CONFLICT (tenant_id, policy_type, external_id) DO UPDATE SET
         display_name = EXCLUDED.display_name, category = EXCLUDED.category, platform = EXCLUDED.platform,
         payload = {_PAYLOAD.format(new="EXCLUDED")}, content_hash = EXCLUDED.content_hash,
         assignments_hash = COALESCE(EXCLUDED.assignments_hash, i.assignments_hash),
         payload_hash = EXCLUDED.payload_hash, last_seen_at = EXCLUDED.last_seen_at,
-        last_seen_run_id = EXCLUDED.last_seen_run_id, deleted_at = NULL
-    WHERE {_CHANGED.format(new="EXCLUDED")}
+        last_seen_run_id = EXCLUDED.last_seen_run_id, deleted_at = NULL, read_at = EXCLUDED.read_at
+    WHERE {_CHANGED.format(new="EXCLUDED")} AND {_NEWER.format(new="EXCLUDED")}
     RETURNING i.id, i.policy_type, i.external_id, i.display_name, i.content_hash
 ), remember AS (
     -- `p` is the row as it was before this statement (every part of a statement sees the same snapshot)
@@ -70,20 +81,48 @@ WITH changed AS (
            c.display_name, c.content_hash, p.content_hash, p.payload
     FROM changed c LEFT JOIN inventory_items p ON p.id = c.id
 ), seen AS (
+    -- sighted only: unchanged, or changed by an earlier read than the stored one (which then stays as it is)
     UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s,
-        display_name = s.display_name, category = s.category, platform = s.platform,
-        payload = CASE WHEN i.payload_hash IS DISTINCT FROM s.payload_hash THEN {_PAYLOAD.format(new="s")}
-                       ELSE i.payload END,
-        payload_hash = s.payload_hash
+        read_at = GREATEST(i.read_at, s.read_at),
+        display_name = CASE WHEN {_NEWER.format(new="s")} THEN s.display_name ELSE i.display_name END,
+        category = CASE WHEN {_NEWER.format(new="s")} THEN s.category ELSE i.category END,
+        platform = CASE WHEN {_NEWER.format(new="s")} THEN s.platform ELSE i.platform END,
+        payload = CASE WHEN {_NEWER.format(new="s")} AND i.payload_hash IS DISTINCT FROM s.payload_hash
+                       THEN {_PAYLOAD.format(new="s")} ELSE i.payload END,
+        payload_hash = CASE WHEN {_NEWER.format(new="s")} THEN s.payload_hash ELSE i.payload_hash END
     FROM sync_stage_items s
     WHERE i.id = s.item_id  -- found by the batch's look-up (the tenant's rows only); by key, not by tenant scan
-      AND NOT {_CHANGED.format(new="s")}
-      AND i.last_seen_run_id IS DISTINCT FROM %(run)s
+      AND NOT ({_CHANGED.format(new="s")} AND {_NEWER.format(new="s")})
     RETURNING 1
 )
 SELECT s.policy_type, count(*), (SELECT count(*) FROM changed c WHERE c.policy_type = s.policy_type)
 FROM sync_stage_items s GROUP BY s.policy_type
 """
+
+# Rows the look-up did not find but another sync inserted meanwhile (the INSERT above waited for it and left
+# them alone when they were not older): this read is a sighting of them too. A statement of its own, whose
+# snapshot sees them; GREATEST keeps whatever is later.
+_SIGHT_INSERTED_MEANWHILE = """
+UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s, read_at = GREATEST(i.read_at, s.read_at)
+FROM sync_stage_items s
+WHERE s.item_id IS NULL AND i.tenant_id = %(tenant)s AND i.policy_type = s.policy_type
+  AND i.external_id = s.external_id
+"""
+
+# A re-sync's common case: rows stored exactly as listed get only the sighting, the payload is not sent again.
+# Rows that changed or were marked deleted since the look-up are left for the upsert (not returned).
+_SIGHT_UNCHANGED = """
+UPDATE inventory_items i SET last_seen_at = now(), last_seen_run_id = %(run)s,
+    read_at = GREATEST(i.read_at, to_timestamp(k.epoch))
+FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(epochs)s, ',')::float8[],
+            string_to_array(%(content)s, ','), string_to_array(%(payload)s, ','),
+            string_to_array(%(assignments)s, ',')) AS k(id, epoch, content_hash, payload_hash, assignments_hash)
+WHERE i.id = k.id AND i.deleted_at IS NULL AND i.content_hash = k.content_hash
+  AND i.payload_hash IS NOT DISTINCT FROM k.payload_hash
+  AND (k.assignments_hash = '' OR i.assignments_hash IS NOT DISTINCT FROM k.assignments_hash)
+RETURNING i.id
+"""
+
 
 @dataclass(frozen=True)
 class WriteResult:
@@ -109,26 +148,34 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
 
 
 def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequence[ItemRecord],
-          record_changes: bool = True) -> dict[str, WriteResult]:
+          record_changes: bool = True, read_at: Sequence[float] | None = None) -> dict[str, WriteResult]:
     """Upsert one batch inside the caller's transaction (one batch per transaction: the staging
-    tables empty at commit). Returns counts per policy type."""
+    tables empty at commit). Returns counts per policy type.
+
+    `read_at`, one per record: when the Graph read that returned it began, as epoch seconds on the
+    database's clock (`database_clock`). None: now, for a caller whose reads no other sync overlaps."""
     if not records:
         return {}
     _ensure_tables(conn)
+    epochs = list(read_at) if read_at is not None else [database_clock(conn)] * len(records)
     # an object listed twice in one batch (pages shifting under a listing) is written once, as last seen
-    records = list({(r.policy_type, r.external_id): r for r in records}.values())
+    by_key = {(r.policy_type, r.external_id): (r, t) for r, t in zip(records, epochs, strict=True)}
+    records = [r for r, _ in by_key.values()]
+    read = {key: _timestamp(t) for key, (_, t) in by_key.items()}
     with conn.cursor() as cur:
         unchanged, stored, ids = _split_unchanged(cur, tenant_id, records)
-        if unchanged:  # a re-sync's common case: only the sighting is written, the payload is not sent again
-            cur.execute("UPDATE inventory_items SET last_seen_at = now(), last_seen_run_id = %s"
-                        " WHERE id = ANY(string_to_array(%s, ',')::bigint[]) AND last_seen_run_id IS DISTINCT FROM %s",
-                        (run_id, ",".join(map(str, unchanged)), run_id))
         observed: dict[str, int] = {}
-        for ptype in unchanged.values():
-            observed[ptype] = observed.get(ptype, 0) + 1
+        if unchanged:
+            sighted = _sight_unchanged(cur, run_id, unchanged, by_key)
+            for item_id, r in unchanged.items():
+                if item_id in sighted:
+                    observed[r.policy_type] = observed.get(r.policy_type, 0) + 1
+                else:  # changed or marked deleted since the look-up: the upsert decides
+                    stored.append(r)
+                    ids[(r.policy_type, r.external_id)] = item_id
         rows: list[tuple[str, int, int]] = []
         new = [r for r in stored if (r.policy_type, r.external_id) not in ids]
-        added = _insert_new(cur, tenant_id, run_id, new) if new else None
+        added = _insert_new(cur, tenant_id, run_id, new, read) if new else None
         if added is not None:
             rows += [(ptype, n, n) for ptype, n in _per_type(new).items()]
             records = [r for r in stored if (r.policy_type, r.external_id) in ids]
@@ -136,14 +183,17 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequen
             records = stored
         if records:
             with cur.copy("COPY sync_stage_items (policy_type, external_id, display_name, category, platform,"
-                          " payload, content_hash, assignments_hash, payload_hash, item_id) FROM STDIN") as copy:
+                          " payload, content_hash, assignments_hash, payload_hash, item_id, read_at) FROM STDIN"
+                          ) as copy:
                 for r in records:
                     copy.write_row((r.policy_type, r.external_id, r.display_name, r.category, r.platform,
                                     r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash,
-                                    ids.get((r.policy_type, r.external_id))))
+                                    ids.get((r.policy_type, r.external_id)), read[(r.policy_type, r.external_id)]))
             # never prepared: after five runs psycopg would prepare it, and PostgreSQL's generic plan for it
             # hash-joins the tenant's whole inventory (30x slower at 100k items than the custom plan)
             rows += cur.execute(_UPSERT, {"tenant": tenant_id, "run": run_id}, prepare=False).fetchall()
+            if any((r.policy_type, r.external_id) not in ids for r in records):
+                cur.execute(_SIGHT_INSERTED_MEANWHILE, {"tenant": tenant_id, "run": run_id}, prepare=False)
         upserted: dict[str, int] = {}
         for ptype, seen, changed_rows in rows:
             observed[ptype] = observed.get(ptype, 0) + seen
@@ -157,6 +207,30 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequen
     return result
 
 
+def database_clock(conn: psycopg.Connection) -> float:
+    """The database's clock now, as epoch seconds: the one timeline every sync's read times are on."""
+    row = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+def _timestamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _sight_unchanged(cur: psycopg.Cursor, run_id: int, unchanged: dict[int, ItemRecord],
+                     by_key: dict[tuple[str, str], tuple[ItemRecord, float]]) -> set[int]:
+    """Sight the rows stored exactly as listed; returns those still stored so (the rest go to the upsert)."""
+    items = list(unchanged.items())
+    rows = cur.execute(_SIGHT_UNCHANGED, {
+        "run": run_id, "ids": ",".join(str(i) for i, _ in items),
+        "epochs": ",".join(repr(by_key[(r.policy_type, r.external_id)][1]) for _, r in items),
+        "content": ",".join(r.content_hash for _, r in items),
+        "payload": ",".join(r.payload_hash for _, r in items),
+        "assignments": ",".join(r.assignments_hash or "" for _, r in items)}, prepare=False).fetchall()
+    return {row[0] for row in rows}
+
+
 _SEP = "\x1f"  # ASCII unit separator
 
 
@@ -167,8 +241,8 @@ def _per_type(records: Sequence[ItemRecord]) -> dict[str, int]:
     return counts
 
 
-def _insert_new(cur: psycopg.Cursor, tenant_id: int, run_id: int, new: list[ItemRecord]
-                ) -> dict[_Changed, ItemRecord] | None:
+def _insert_new(cur: psycopg.Cursor, tenant_id: int, run_id: int, new: list[ItemRecord],
+                read_at: dict[tuple[str, str], datetime]) -> dict[_Changed, ItemRecord] | None:
     """Objects the batch's look-up found nowhere: COPY them straight into inventory_items (a tenant's first
     sync is mostly these), with ids drawn from the table's own sequence first so that nothing has to look
     them up afterwards. Returns them as added; None, with nothing written, when another sync of the tenant
@@ -181,19 +255,20 @@ def _insert_new(cur: psycopg.Cursor, tenant_id: int, run_id: int, new: list[Item
         # (INSERT would need OVERRIDING SYSTEM VALUE)
         with cur.connection.transaction(), cur.copy(
                 "COPY inventory_items (id, tenant_id, policy_type, external_id, display_name, category, platform,"
-                " payload, content_hash, assignments_hash, payload_hash, last_seen_run_id) FROM STDIN") as copy:
+                " payload, content_hash, assignments_hash, payload_hash, last_seen_run_id, read_at) FROM STDIN"
+                ) as copy:
             for item_id, r in zip(item_ids, new, strict=True):
                 copy.write_row((item_id, tenant_id, r.policy_type, r.external_id, r.display_name, r.category,
                                 r.platform, r.payload_json, r.content_hash, r.assignments_hash, r.payload_hash,
-                                run_id))
+                                run_id, read_at[(r.policy_type, r.external_id)]))
     except psycopg.errors.UniqueViolation:
         return None
     return {_Changed(item_id, ChangeKind.ADDED, None, None): r for item_id, r in zip(item_ids, new, strict=True)}
 
 
 def _split_unchanged(cur: psycopg.Cursor, tenant_id: int, records: list[ItemRecord]
-                     ) -> tuple[dict[int, str], list[ItemRecord], dict[tuple[str, str], int]]:
-    """One look-up for the whole batch: ({row id: policy type} of objects stored exactly as listed, the rest,
+                     ) -> tuple[dict[int, ItemRecord], list[ItemRecord], dict[tuple[str, str], int]]:
+    """One look-up for the whole batch: ({row id: record} of objects stored exactly as listed, the rest,
     and the ids of the rest that are stored). The rest — new, changed, restored, or with only their noise
     moved — go through the staging upsert."""
     stored = {(ptype, ext): (item_id, content, assignments, payload, deleted) for
@@ -206,14 +281,14 @@ def _split_unchanged(cur: psycopg.Cursor, tenant_id: int, records: list[ItemReco
                   # held the separator would only be missed here, and then be written by the upsert as usual)
                   (_SEP.join(r.policy_type for r in records), _SEP, _SEP.join(r.external_id for r in records),
                    _SEP, tenant_id)).fetchall()}
-    unchanged: dict[int, str] = {}
+    unchanged: dict[int, ItemRecord] = {}
     rest: list[ItemRecord] = []
     ids: dict[tuple[str, str], int] = {}
     for r in records:
         row = stored.get((r.policy_type, r.external_id))
         if (row is not None and not row[4] and row[1] == r.content_hash and row[3] == r.payload_hash
                 and (r.assignments_hash is None or row[2] == r.assignments_hash)):
-            unchanged[row[0]] = r.policy_type
+            unchanged[row[0]] = r
         else:
             rest.append(r)
             if row is not None:
@@ -276,9 +351,13 @@ def _record_changes(cur: psycopg.Cursor, tenant_id: int, run_id: int, changed: d
                             c.change.value, c.previous_hash, r.content_hash, diff, links, True))
 
 
-def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int,
+def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int, *, listing_began: float,
                  record_changes: bool = True) -> int:
-    """After a complete listing of `policy_type`: whatever this run did not see is gone (and recorded so)."""
+    """After a complete listing of `policy_type` that began after `listing_began` (epoch seconds, the database's
+    clock): whatever no sync has sighted since is gone (and recorded so). A sighting is dated by the transaction
+    that wrote it (`last_seen_at`, after its read ended), so a row seen since — by this listing or by an
+    overlapping sync, however long its read took — stays. The deletion is stamped as read now, after every
+    read of the listing: only a read that begins later brings the row back."""
     log = """, logged AS (
         INSERT INTO inventory_item_changes (tenant_id, inventory_sync_run_id, inventory_item_id, policy_type,
                                             external_id, display_name, change, previous_hash,
@@ -287,11 +366,12 @@ def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run
         FROM gone
     )""" if record_changes else ""
     row = conn.execute(
-        "WITH gone AS (UPDATE inventory_items SET deleted_at = now() WHERE tenant_id = %(tenant)s"
-        " AND policy_type = %(ptype)s AND deleted_at IS NULL AND last_seen_run_id IS DISTINCT FROM %(run)s"
+        "WITH gone AS (UPDATE inventory_items SET deleted_at = now(), read_at = clock_timestamp()"
+        " WHERE tenant_id = %(tenant)s AND policy_type = %(ptype)s AND deleted_at IS NULL"
+        " AND last_seen_at < %(began)s"
         " RETURNING id, policy_type, external_id, display_name, content_hash)" + log +
         " SELECT count(*) FROM gone",
-        {"tenant": tenant_id, "ptype": policy_type, "run": run_id},
+        {"tenant": tenant_id, "ptype": policy_type, "run": run_id, "began": _timestamp(listing_began)},
     ).fetchone()
     return row[0] if row else 0
 

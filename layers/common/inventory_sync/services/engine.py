@@ -9,6 +9,10 @@ Three parts, each owning its state:
   and checks for cancellation, in the order it was handed them.
 While the writer waits on PostgreSQL, the next batch is being read and built: the stages overlap instead of
 adding up. Everything stops between pages on cancellation, deadline, a fatal error or a failed write.
+
+Other syncs of the tenant may read and write the same types meanwhile: each record carries when the request
+that listed it began, and deletions the moment this run's reads began, on the database's clock, so the writer
+never lets an earlier read replace a later one nor deletes what an overlapping sync saw (docs/decisions/0008).
 """
 
 from __future__ import annotations
@@ -149,6 +153,7 @@ class _Batch:
     """What the collector hands the writer at once: one write transaction."""
 
     records: list[ItemRecord] = field(default_factory=list)
+    read_at: list[float] = field(default_factory=list)  # per record: when the request that listed it began
     unchanged: dict[str, list[str]] = field(default_factory=dict)  # per type: ids kept as stored
     listed: list[str] = field(default_factory=list)  # types listed completely: mark the rest deleted
 
@@ -159,12 +164,28 @@ class _Batch:
         return not self.records and not self.unchanged and not self.listed
 
 
+class _ReadClock:
+    """The database's clock, read locally: calibrated once per run (one round trip), then monotonic, so read
+    times from every process are on one timeline, to within the calibration's round trip. `began`, read from
+    the database itself before any Graph request, dates every listing of the run for its deletions."""
+
+    def __init__(self, db: Database) -> None:
+        before = time.monotonic()
+        with db.transaction() as conn:
+            self.began = item_writer.database_clock(conn)
+        self._offset = self.began - (before + time.monotonic()) / 2
+
+    def __call__(self) -> float:
+        return time.monotonic() + self._offset
+
+
 @dataclass(frozen=True)
 class RunTarget:
     """Where the engine writes: the tenant's inventory, as seen by this run."""
 
     run_id: int
     tenant_id: int
+    reads_began: float  # the database's clock before the run's first Graph request
 
 
 class SyncEngine:
@@ -182,9 +203,10 @@ class SyncEngine:
 
     def run(self, run_id: int, tenant_id: int, units: list[PolicyType], include_dependencies: bool,
             read_mode: ReadMode = ReadMode.FULL) -> EngineResult:
-        target = RunTarget(run_id, tenant_id)
+        clock = _ReadClock(self.db)
+        target = RunTarget(run_id, tenant_id, clock.began)
         known = self._known(target, units, include_dependencies) if read_mode is ReadMode.INCREMENTAL else {}
-        readers = [TypeReader(self.client, u, include_dependencies, known.get(u.key)) for u in units]
+        readers = [TypeReader(self.client, u, include_dependencies, known.get(u.key), clock=clock) for u in units]
         result = EngineResult({u.key: UnitOutcome() for u in units})
         progress = RunProgress(types_total=len(units), read_mode=read_mode.value)
         collector = _Collector(self, target, result, progress, include_dependencies)
@@ -320,6 +342,7 @@ class _Collector:
                 continue
             if first_sighting(record.external_id):
                 self.batch.records.append(record)
+                self.batch.read_at.append(page.read_at)
         kept = [external_id for external_id in page.unchanged if first_sighting(external_id)]
         if kept:
             self.batch.unchanged.setdefault(unit.key, []).extend(kept)
@@ -366,11 +389,12 @@ class _Collector:
         target, units = self.target, self.result.units
         deleted: dict[str, int] = {}
         with self.engine.db.transaction() as conn:
-            written = item_writer.write(conn, target.tenant_id, target.run_id, batch.records)
+            written = item_writer.write(conn, target.tenant_id, target.run_id, batch.records, read_at=batch.read_at)
             kept = {key: item_writer.sight(conn, target.tenant_id, target.run_id, key, ids)
                     for key, ids in batch.unchanged.items()}
             for key in batch.listed:
-                deleted[key] = item_writer.mark_deleted(conn, target.tenant_id, key, target.run_id)
+                deleted[key] = item_writer.mark_deleted(conn, target.tenant_id, key, target.run_id,
+                                                        listing_began=target.reads_began)
         for key, counts in written.items():
             units[key].observed += counts.observed
             units[key].upserted += counts.upserted

@@ -6,11 +6,15 @@ presentation values of every definition value of every template on the page), th
 time (GraphClient.batch_get), while the next list page is fetched. An incremental read (`known` markers)
 reads below only the objects whose change markers moved since the inventory last read them; the others are
 handed on by id, to be kept as stored.
+
+Each page says when the request that listed it began (`read_at`, on the caller's clock): everything on it was
+read after that, which is what orders overlapping syncs' writes (docs/decisions/0008).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +31,7 @@ ASSIGNMENTS = SubResource("assignments", "assignments")
 class ReadPage:
     items: list[dict[str, Any]]  # objects read whole
     unchanged: list[str]  # ids of objects whose markers had not moved: nothing read below them
+    read_at: float = 0.0  # when the request that listed the page began; everything on it was read after
 
 
 def list_params(ptype: PolicyType, include_dependencies: bool, page_size: int = PAGE_SIZE) -> dict[str, str]:
@@ -49,29 +54,42 @@ class TypeReader:
     """One policy type's listing, each page complete (or, incrementally, its unchanged objects by id)."""
 
     def __init__(self, client: GraphClient, ptype: PolicyType, include_dependencies: bool,
-                 known: Mapping[str, str] | None = None, page_size: int = PAGE_SIZE) -> None:
+                 known: Mapping[str, str] | None = None, page_size: int = PAGE_SIZE,
+                 clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.ptype = ptype
         self.include_dependencies = include_dependencies
         self.known = known  # external id → change marker as stored; None: a full read
         self.page_size = page_size
         self.batch_assignments = include_dependencies and ptype.assignments is Assignments.BATCH
+        self.clock = clock
 
     def pages(self) -> Iterator[ReadPage]:
         listing = self.client.iter_pages(self.ptype.collection,
                                          list_params(self.ptype, self.include_dependencies, self.page_size))
+
+        def dated() -> tuple[list[dict[str, Any]] | None, float]:
+            """The next list page, and when its request began (the listing fetches lazily)."""
+            began = self.clock()
+            return next(listing, None), began
+
         if not self.ptype.reads_below:
-            for whole in listing:
-                yield ReadPage(whole, [])
-            return
+            while True:
+                listed, began = dated()
+                if listed is None:
+                    return
+                yield ReadPage(listed, [], began)
         # the next list page is fetched while this one's objects are read below (one page ahead at most)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-list") as ahead:
-            upcoming = ahead.submit(next, listing, None)
-            while (listed := upcoming.result()) is not None:
-                upcoming = ahead.submit(next, listing, None)
+            upcoming = ahead.submit(dated)
+            while True:
+                listed, began = upcoming.result()
+                if listed is None:
+                    return
+                upcoming = ahead.submit(dated)
                 page, unchanged = self._split(listed)
                 self._complete(page)
-                yield ReadPage(page, unchanged)
+                yield ReadPage(page, unchanged, began)
 
     def _split(self, listed: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
         if not self.known or not self.ptype.reads_below:

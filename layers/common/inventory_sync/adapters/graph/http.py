@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import urllib3
 
+_NO_BODY = frozenset({204, 304})
 _POOL = urllib3.PoolManager(num_pools=16, maxsize=32, retries=False, timeout=urllib3.Timeout(connect=5, read=60))
 
 
@@ -37,4 +38,12 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None, bod
         response = _POOL.request_encode_body(method, url, fields=fields, headers=headers, encode_multipart=False)
     else:
         response = _POOL.request(method, url, headers=headers, body=body)
-    return HttpResponse(response.status, {k.lower(): v for k, v in response.headers.items()}, response.data)
+    found = {k.lower(): v for k, v in response.headers.items()}
+    framed = (found.get("content-length", "").strip().isdigit()
+              or "chunked" in found.get("transfer-encoding", "").lower())
+    if response.status not in _NO_BODY and not framed:
+        # Graph frames every answer; one without framing (or with "Content-Length:" and no number) had its header
+        # block cut with the connection — http.client ends the headers at the break and the body reads empty:
+        # a network error, not an answer
+        raise urllib3.exceptions.ProtocolError("the connection closed inside the answer's header block")
+    return HttpResponse(response.status, found, response.data)

@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint typecheck check bench sam-local clean lock browser vendor-msal mutation
+.PHONY: install test soak demo lint typecheck check bench sam-local clean lock browser vendor-msal mutation
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lock:
 
 test: $(STAMP) browser
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/python -m pytest
+
+# The long chaos soak (tests/soak), before a release: INVSYNC_SOAK_SEEDS seeds (default 10) in a row;
+# INVSYNC_SOAK_SEED=<seed> replays one.
+soak: $(STAMP)
+	$(VENV)/bin/python -m pytest -m soak -p no:randomly -s tests/soak
 
 # Debian's chromium and chromedriver, for the web console's browser tests (tests/browser). Never fails: without
 # root, apt-get or the Debian mirror it says why, and those tests skip with that reason.

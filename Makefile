@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test soak demo lint typecheck check bench sam-local clean lock browser vendor-msal mutation
+.PHONY: install test soak demo lint typecheck check bench sam-local clean lock browser vendor-msal vendor-axe mutation
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ vendor-msal:
 	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent @azure/msal-browser@$(MSAL_VERSION) >/dev/null && tar xzf *.tgz) \
 		&& cp $$tmp/package/lib/msal-browser.min.js functions/console/static/vendor/ \
 		&& cp $$tmp/package/LICENSE functions/console/static/vendor/msal-browser.LICENSE.txt && rm -rf $$tmp
+
+# axe-core, the accessibility checker the browser tests run on every console page (tests/browser/vendor/,
+# never served by the console), its licence beside it (commit the result).
+AXE_VERSION := 4.14.1
+vendor-axe:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf *.tgz) \
+		&& mkdir -p tests/browser/vendor && cp $$tmp/package/axe.min.js tests/browser/vendor/ \
+		&& cp $$tmp/package/LICENSE tests/browser/vendor/axe-core.LICENSE.txt && rm -rf $$tmp
 
 demo: $(STAMP)
 	$(VENV)/bin/invsync demo

@@ -40,6 +40,21 @@ export class Api {
     return data;
   }
 
+  // A file the API renders (an export): its body as a Blob, or the problem document as an ApiError
+  async download(path, accept) {
+    const headers = { Accept: accept };
+    const token = await this.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(this.base + path, { headers, credentials: "omit", cache: "no-store" });
+    if (!response.ok) {
+      let problem = {};
+      try { problem = await response.json(); } catch { problem = {}; }
+      if (!problem.title) problem.title = `HTTP ${response.status}`;
+      throw new ApiError(response.status, problem);
+    }
+    return response.blob();
+  }
+
   get(path) { return this.call("GET", path); }
   post(path, body) { return this.call("POST", path, body); }
 }

@@ -1,9 +1,11 @@
-// Entry point: sign in, then route on the URL's hash (#/, #/tenants/1, #/tenants/1/inventory?type=…,
-// #/tenants/1/items/7, #/tenants/1/audit). The widget runs beside every page.
+// Entry point: sign in, then route on the URL's hash (#/ the tenant overview, #/tenants/1, #/tenants/1/runs/5,
+// #/tenants/1/inventory?type=…, #/tenants/1/items/7, #/tenants/1/audit). The widget runs beside every page.
 import { Api, ApiError } from "./api.js";
 import { signIn } from "./auth.js";
 import { h, replace } from "./dom.js";
-import { auditPage, inventoryPage, itemPage, tenantPage, tenantsPage } from "./pages.js";
+import { overviewPage } from "./overview.js";
+import { auditPage, inventoryPage, itemPage, tenantPage } from "./pages.js";
+import { runPage } from "./run.js";
 import { Widget } from "./widget.js";
 
 const main = document.getElementById("main");
@@ -64,6 +66,7 @@ async function start() {
     },
     async policyTypes() {
       registry = registry || await api.get("/policy-types");
+      ctx.types = new Map(registry.policy_types.map((t) => [t.key, t]));
       return registry;
     },
     on(type, handler) { document.addEventListener(type, handler, { signal: listeners.signal }); },
@@ -81,8 +84,9 @@ async function start() {
     const id = (s) => (/^[0-9]+$/.test(s || "") ? Number(s) : NaN);
     let view;
     try {
-      if (parts.length === 0) view = await tenantsPage(ctx);
+      if (parts.length === 0) view = await overviewPage(ctx);
       else if (parts[0] === "tenants" && parts.length === 2 && id(parts[1])) view = await tenantPage(ctx, id(parts[1]));
+      else if (parts[0] === "tenants" && parts[2] === "runs" && id(parts[3]) && parts.length === 4) view = await runPage(ctx, id(parts[1]), id(parts[3]), params);
       else if (parts[0] === "tenants" && parts[2] === "inventory" && parts.length === 3) view = await inventoryPage(ctx, id(parts[1]), params);
       else if (parts[0] === "tenants" && parts[2] === "items" && id(parts[3])) view = await itemPage(ctx, id(parts[1]), id(parts[3]));
       else if (parts[0] === "tenants" && parts[2] === "audit" && parts.length === 3) view = await auditPage(ctx, id(parts[1]));
@@ -93,7 +97,10 @@ async function start() {
     }
     replace(main, view);
     document.title = `${main.querySelector("h1")?.textContent || "Console"} — Inventory Sync`;
-    if (event) main.focus({ preventScroll: true }); // after a navigation (not the first load): read from the new page
+    if (event) {
+      window.scrollTo(0, 0); // a new page opens at its top
+      main.focus({ preventScroll: true }); // after a navigation (not the first load): read from the new page
+    }
   }
 
   window.addEventListener("hashchange", route);
@@ -101,7 +108,7 @@ async function start() {
     ev.preventDefault(); // the URL's hash is the page's route: move focus without changing it
     main.focus();
   });
-  await ctx.loadTenants().catch(showProblem);
+  await Promise.all([ctx.loadTenants(), ctx.policyTypes()]).catch(showProblem);
   ctx.widget.start();
   await route();
   document.body.dataset.ready = "true";

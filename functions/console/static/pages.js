@@ -1,12 +1,16 @@
-// The console's pages: tenants, one tenant (Sync now + runs), inventory, an item, the audit trail.
-import { h, replace, table, when } from "./dom.js";
-import { badge, typeErrors } from "./status.js";
+// The console's tenant pages: Sync and runs, inventory, an item (with its history as diffs), the audit trail;
+// and what they share (the tenant's header and tabs, the admin center's names of types, export buttons).
+import { changeDetail, kindBadge } from "./diff.js";
+import { cell, duration, h, replace, saveFile, sortBy, table, when } from "./dom.js";
+import { canSync } from "./overview.js";
+import { badge, nextStep, typeErrors } from "./status.js";
 
-const SYNC_ROLES = new Set(["owner", "operator"]);
 const enc = encodeURIComponent;
 
-export function canSync(tenant) {
-  return tenant.role === null || SYNC_ROLES.has(tenant.role); // null: a platform administrator
+// The Intune admin center's name of a policy type (GET /policy-types `display_name`), else its key
+export function typeName(ctx, key) {
+  const t = ctx.types && ctx.types.get(key);
+  return (t && t.display_name) || key;
 }
 
 function tenantNav(tenant, current) {
@@ -17,60 +21,93 @@ function tenantNav(tenant, current) {
     link(`#/tenants/${tenant.id}/audit`, "Audit trail", "audit"));
 }
 
-function header(tenant, current, title) {
+export function header(tenant, current, title) {
   return [h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Tenants"), " / ", tenant.name),
     h("h1", {}, title), tenantNav(tenant, current)];
 }
 
-export async function tenantsPage(ctx) {
-  const tenants = await ctx.loadTenants();
-  const rows = [...tenants.values()].map((t) => h("tr", {},
-    h("th", { scope: "row" }, h("a", { href: `#/tenants/${t.id}` }, t.name)),
-    h("td", {}, t.graph_tenant_id), h("td", {}, t.role || "administrator"),
-    h("td", {}, t.status), h("td", {}, t.scheduled_sync_enabled ? "on" : "off")));
-  return [h("h1", {}, "Tenants"),
-    table("Tenants you belong to", ["Name", "Microsoft Entra tenant", "Your role", "Status", "Scheduled sync"], rows)];
+// CSV and JSON downloads of an export route (the same filters as the page)
+export function exportButtons(ctx, path, name, query) {
+  const params = new URLSearchParams(query || "");
+  params.delete("limit");
+  params.delete("cursor");
+  const out = h("span", { class: "muted", role: "status" });
+  const button = (format, accept) => h("button", { type: "button", class: "secondary", dataset: { export: format },
+    onclick: async (ev) => {
+      const b = ev.currentTarget;
+      b.disabled = true;
+      replace(out, "preparing…");
+      try {
+        params.set("format", format);
+        saveFile(`${name}.${format}`, await ctx.api.download(`${path}?${params}`, accept));
+        replace(out, "");
+      } catch (err) {
+        replace(out, "");
+        ctx.problem(err);
+      } finally {
+        b.disabled = false;
+      }
+    } }, `Export ${format.toUpperCase()}`);
+  return h("div", { class: "actions export" }, button("csv", "text/csv"), button("json", "application/json"), out);
 }
 
-function runRow(run) {
+function runRow(tenant, run) {
   const p = run.progress || {};
+  const c = run.changes || {};
+  const errors = typeErrors(run);
   return h("tr", { dataset: { run: run.id, status: run.status } },
-    h("th", { scope: "row" }, String(run.id)), h("td", {}, badge(run.status)), h("td", {}, run.trigger || "—"),
-    h("td", {}, when(run.started_at)), h("td", {}, when(run.finished_at)),
-    h("td", { class: "num" }, `${p.types_done ?? "—"} / ${p.types_total ?? "—"}`),
-    h("td", { class: "num" }, String(run.items_observed_count)), h("td", { class: "num" }, String(run.items_upserted_count)),
-    h("td", { class: "num" }, String(run.items_deleted_count)),
-    h("td", {}, typeErrors(run).map((e) => h("div", {}, h("code", {}, e.key), `: ${e.code || "error"}`,
-      e.permission ? ` — grant ${e.permission}` : "")), (run.error_codes || []).length && !typeErrors(run).length
-      ? run.error_codes.join(", ") : null));
+    cell("th", "Run", {}, h("a", { href: `#/tenants/${tenant.id}/runs/${run.id}` }, `Run ${run.id}`)),
+    cell("td", "Outcome", {}, badge(run.status)), cell("td", "Trigger", {}, run.trigger || "—"),
+    cell("td", "Started", {}, when(run.started_at, true)), cell("td", "Took", {}, duration(run.started_at, run.finished_at)),
+    cell("td", "Types", { class: "num" }, `${p.types_done ?? "—"} / ${p.types_total ?? "—"}`),
+    cell("td", "Items", { class: "num" }, String(run.items_observed_count)),
+    cell("td", "Changes", { class: "num" }, `+${c.added || 0} ~${c.changed || 0} −${c.deleted || 0}`
+      + (c.restored ? ` ↺${c.restored}` : "")),
+    cell("td", "Errors", {}, errors.length ? h("ul", { class: "plain" }, errors.map((e) => h("li", {}, h("code", {}, e.key), ": ",
+      e.permission ? ["grant ", h("strong", { class: "permission" }, e.permission)] : e.code || "error")))
+      : (run.error_codes || []).length ? run.error_codes.map((code) => h("div", {}, h("code", {}, code), ": ", nextStep({ code }))) : "none"));
 }
 
 async function runsTable(ctx, tenant) {
   const page = await ctx.api.get(`/tenants/${tenant.id}/inventory-syncs?limit=20`);
-  return table("Latest runs", ["Run", "Status", "Trigger", "Started", "Finished", "Types", "Seen", "Upserted",
-    "Deleted", "Errors"], page.items.map(runRow));
+  return table("Latest runs (open one for its changes)", ["Run", "Outcome", "Trigger", "Started", "Took", "Types",
+    "Items", "Changes", "Errors"], page.items.map((run) => runRow(tenant, run)));
+}
+
+// Categories as the inventory counts them: a type's items may sit in another category than the type's own
+// (endpoint-security settings-catalog policies), so a category in the picker syncs every type it shows
+async function categoryTypes(ctx, tenant, registry) {
+  const byCategory = new Map(registry.categories.map((c) => [c, new Set()]));
+  for (const t of registry.policy_types) byCategory.get(t.category)?.add(t.key);
+  const summary = await ctx.api.get(`/tenants/${tenant.id}/inventory-summary`).catch(() => ({ policy_types: [] }));
+  for (const row of summary.policy_types) {
+    if (row.category && byCategory.has(row.category) && row.items) byCategory.get(row.category).add(row.policy_type);
+  }
+  return byCategory;
 }
 
 async function syncForm(ctx, tenant) {
   const registry = await ctx.policyTypes();
-  const enabled = registry.policy_types.filter((t) => t.enabled);
+  const enabled = new Map(registry.policy_types.filter((t) => t.enabled).map((t) => [t.key, t]));
+  const byCategory = await categoryTypes(ctx, tenant, registry);
   const result = h("p", { class: "result", role: "status" });
   const choose = h("fieldset", { class: "choose", hidden: true },
     h("legend", {}, "Categories and policy types"),
     registry.categories.map((category) => {
-      const types = enabled.filter((t) => t.category === category);
-      if (!types.length) return null;
+      const keys = [...byCategory.get(category)].filter((k) => enabled.has(k))
+        .sort((a, b) => typeName(ctx, a).localeCompare(typeName(ctx, b)));
+      if (!keys.length) return null;
       return h("div", { class: "category" },
         h("label", { class: "check" }, h("input", { type: "checkbox", name: "category", value: category }), ` ${category} (all)`),
-        h("ul", {}, types.map((t) => h("li", {}, h("label", { class: "check" },
-          h("input", { type: "checkbox", name: "policy_type", value: t.key }),
-          ` ${t.key}`, t.foundation ? " (foundation)" : "")))));
+        h("ul", {}, keys.map((key) => h("li", {}, h("label", { class: "check" },
+          h("input", { type: "checkbox", name: "policy_type", value: key }),
+          ` ${typeName(ctx, key)}`, enabled.get(key).foundation ? " (foundation)" : "")))));
     }));
   const form = h("form", { class: "sync", "aria-labelledby": "sync-title" },
     h("h2", { id: "sync-title" }, "Sync now"),
     h("fieldset", {}, h("legend", {}, "What to read from Microsoft Graph"),
       h("label", { class: "check" }, h("input", { type: "radio", name: "scope", value: "full", checked: true }),
-        " Full inventory (every enabled policy type)"),
+        ` Full inventory (every enabled policy type: ${enabled.size})`),
       h("label", { class: "check" }, h("input", { type: "radio", name: "scope", value: "chosen" }),
         " Chosen categories or policy types")),
     choose,
@@ -81,11 +118,10 @@ async function syncForm(ctx, tenant) {
     const data = new FormData(form);
     const body = {};
     if (data.get("scope") === "chosen") {
-      // a ticked category means all of its types, added to the types ticked one by one (the API's
+      // a ticked category means every type it shows, added to the types ticked one by one (the API's
       // `categories` would instead narrow `policy_types` down)
-      const categories = new Set(data.getAll("category"));
-      const chosen = new Set([...data.getAll("policy_type"),
-        ...enabled.filter((t) => categories.has(t.category)).map((t) => t.key)]);
+      const chosen = new Set(data.getAll("policy_type"));
+      for (const category of data.getAll("category")) for (const key of byCategory.get(category)) if (enabled.has(key)) chosen.add(key);
       if (!chosen.size) {
         result.textContent = "Choose at least one category or policy type.";
         return;
@@ -99,7 +135,7 @@ async function syncForm(ctx, tenant) {
       const op = answer.bulk_operation_run;
       result.textContent = `Dispatched: bulk operation ${op.id}, ${answer.selection.policy_types.length} policy types`
         + (answer.ignored_policy_types.length ? ` (ignored, disabled here: ${answer.ignored_policy_types.join(", ")})` : "")
-        + ". Progress is shown bottom right.";
+        + ". Progress is shown under Background work.";
       ctx.widget.kick(op.id);
     } catch (err) {
       ctx.problem(err);
@@ -127,84 +163,156 @@ export async function tenantPage(ctx, tenantId) {
   return [...header(tenant, "runs", tenant.name), sync, runs];
 }
 
+const ITEM_SORTS = { name: (i) => (i.display_name || i.external_id).toLowerCase(), type: (i) => i.type_name,
+  platform: (i) => i.platform, seen: (i) => i.last_seen_at, state: (i) => (i.deleted_at ? 1 : 0) };
+
 export async function inventoryPage(ctx, tenantId, params) {
   const tenant = await ctx.tenant(tenantId);
   const [registry, summary] = await Promise.all([ctx.policyTypes(), ctx.api.get(`/tenants/${tenant.id}/inventory-summary`)]);
-  const counts = new Map(summary.policy_types.map((c) => [c.policy_type, c.items]));
   const category = params.get("category") || "";
   const type = params.get("type") || "";
   const q = params.get("q") || "";
+  const deleted = params.get("deleted") === "1";
+  const platform = params.get("platform") || "";
+  const sort = { key: params.get("sort") || "name", desc: params.get("desc") === "1" };
   const link = (p) => `#/tenants/${tenant.id}/inventory?${new URLSearchParams(p)}`;
-  const perCategory = registry.categories.map((c) => {
-    const types = registry.policy_types.filter((t) => t.category === c);
-    const total = types.reduce((n, t) => n + (counts.get(t.key) || 0), 0);
-    return h("li", {}, h("a", { href: link({ category: c }), "aria-current": category === c && !type ? "page" : null },
+  const keep = { ...(deleted ? { deleted: "1" } : {}) };
+  // counted where the items are: by each item's category, so a category lists what its count says
+  const perCategory = new Map();
+  for (const row of summary.policy_types) {
+    const c = row.category || registry.policy_types.find((t) => t.key === row.policy_type)?.category || "Other";
+    const types = perCategory.get(c) || new Map();
+    types.set(row.policy_type, (types.get(row.policy_type) || 0) + row.items + (deleted ? row.deleted : 0));
+    perCategory.set(c, types);
+  }
+  const categories = [...registry.categories, ...[...perCategory.keys()].filter((c) => !registry.categories.includes(c))];
+  const facets = categories.map((c) => {
+    const types = perCategory.get(c) || new Map();
+    const total = [...types.values()].reduce((n, v) => n + v, 0);
+    return h("li", {}, h("a", { href: link({ ...keep, category: c }), "aria-current": category === c && !type ? "page" : null },
       `${c} (${total})`),
-      category === c ? h("ul", {}, types.map((t) => h("li", {}, h("a", {
-        href: link({ category: c, type: t.key }), "aria-current": type === t.key ? "page" : null,
-      }, `${t.key} (${counts.get(t.key) || 0})`)))) : null);
+      category === c ? h("ul", {}, [...types.keys()].sort((a, b) => typeName(ctx, a).localeCompare(typeName(ctx, b)))
+        .map((key) => h("li", {}, h("a", { href: link({ ...keep, category: c, type: key }), "aria-current": type === key ? "page" : null },
+          `${typeName(ctx, key)} (${types.get(key)})`)))) : null);
   });
   const search = h("form", { role: "search", class: "search" },
     h("label", { for: "q" }, "Search by name or Graph id"),
     h("input", { id: "q", name: "q", type: "search", value: q, maxlength: 200 }),
+    h("label", { for: "platform" }, "Platform"),
+    h("input", { id: "platform", name: "platform", type: "search", value: platform, maxlength: 100, size: 10 }),
+    h("label", { class: "check inline" }, h("input", { type: "checkbox", name: "deleted", id: "show-deleted", checked: deleted }),
+      " Show deleted"),
     h("button", { type: "submit" }, "Search"));
-  search.addEventListener("submit", (ev) => {
-    ev.preventDefault();
+  const go = () => {
     const p = { ...(category ? { category } : {}), ...(type ? { type } : {}) };
     const value = search.elements.q.value.trim();
     if (value) p.q = value;
+    if (search.elements.platform.value.trim()) p.platform = search.elements.platform.value.trim();
+    if (search.elements.deleted.checked) p.deleted = "1";
     location.hash = link(p);
-  });
+  };
+  search.addEventListener("submit", (ev) => { ev.preventDefault(); go(); });
+  search.elements.deleted.addEventListener("change", go);
   const query = new URLSearchParams({ limit: "50" });
   if (type) query.set("policy_type", type); else if (category) query.set("category", category);
   if (q) query.set("q", q);
-  const body = h("tbody");
+  if (deleted) query.set("include_deleted", "true");
+  if (platform) query.set("platform", platform);
+  const items = [];
+  const area = h("div");
   const more = h("button", { type: "button", class: "more", hidden: true }, "Load more");
   let cursor = null;
+  const render = () => {
+    const rows = sortBy(items, sort.key, sort.desc, (i, k) => ITEM_SORTS[k](i)).map((item) => h("tr", { dataset: { deleted: item.deleted_at ? "true" : "false" } },
+      cell("th", "Name", {}, h("a", { href: `#/tenants/${tenant.id}/items/${item.id}` }, item.display_name || item.external_id)),
+      cell("td", "Type", {}, item.type_name), cell("td", "Category", {}, item.category || "—"),
+      cell("td", "Platform", {}, item.platform || "—"), cell("td", "Last seen", {}, when(item.last_seen_at)),
+      cell("td", "State", {}, item.deleted_at ? ["deleted ", when(item.deleted_at)] : "in the tenant")));
+    replace(area, table(type ? typeName(ctx, type) : category || "All items", ["Name", "Type", "Category", "Platform", "Last seen", "State"],
+      rows, { captionHidden: true, sortable: { keys: ["name", "type", null, "platform", "seen", "state"], current: sort,
+        onSort: (key) => { sort.desc = sort.key === key ? !sort.desc : false; sort.key = key; render(); } } }));
+  };
   const load = async () => {
     const page = await ctx.api.get(`/tenants/${tenant.id}/inventory-items?${query}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
-    for (const item of page.items) {
-      body.append(h("tr", {}, h("th", { scope: "row" }, h("a", { href: `#/tenants/${tenant.id}/items/${item.id}` },
-        item.display_name || item.external_id)), h("td", {}, item.policy_type), h("td", {}, item.category || "—"),
-        h("td", {}, item.platform || "—"), h("td", {}, when(item.last_seen_at))));
-    }
-    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 5 }, "No items match.")));
+    for (const item of page.items) items.push({ ...item, type_name: typeName(ctx, item.policy_type) });
     cursor = page.next_cursor;
     more.hidden = !cursor;
+    render();
   };
   more.addEventListener("click", () => load().catch(ctx.problem));
   await load();
-  const heading = type || category || "All items";
+  const heading = type ? typeName(ctx, type) : category || "All items";
   return [...header(tenant, "inventory", `Inventory — ${tenant.name}`),
     h("div", { class: "split" },
       h("nav", { class: "facets", "aria-label": "Categories and policy types" },
-        h("ul", {}, h("li", {}, h("a", { href: link({}), "aria-current": !category ? "page" : null }, "All items")), perCategory)),
+        h("ul", {}, h("li", {}, h("a", { href: link(keep), "aria-current": !category ? "page" : null }, "All items")), facets)),
       h("section", { class: "items", "aria-labelledby": "items-title" },
         h("h2", { id: "items-title" }, heading, q ? ` matching “${q}”` : ""), search,
-        h("div", { class: "scroll" }, h("table", {}, h("caption", { class: "sr-only" }, heading),
-          h("thead", {}, h("tr", {}, ["Name", "Policy type", "Category", "Platform", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
-          body)), more))];
+        exportButtons(ctx, `/tenants/${tenant.id}/inventory-items/export`, `inventory-${tenant.id}`, query),
+        area, more))];
+}
+
+function linkTarget(l) {
+  const name = l.target_name || l.target_display_name;
+  return name ? [h("strong", {}, name), " ", h("code", { class: "muted" }, l.target_id)] : h("code", {}, l.target_id);
+}
+
+function linkProperties(properties) {
+  const entries = Object.entries(properties || {}).filter(([, v]) => v !== null && v !== "" && v !== undefined);
+  if (!entries.length) return "—";
+  return h("ul", { class: "plain" }, entries.map(([k, v]) => h("li", {}, `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)));
 }
 
 export async function itemPage(ctx, tenantId, itemId) {
   const tenant = await ctx.tenant(tenantId);
+  await ctx.policyTypes();
   const [item, history] = await Promise.all([ctx.api.get(`/tenants/${tenant.id}/inventory-items/${itemId}`),
     ctx.api.get(`/tenants/${tenant.id}/inventory-items/${itemId}/history?limit=20`)]);
   const field = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "—")];
+  const entries = history.items.map((c, i) => h("details", { class: "history-entry", open: i === 0 && c.change === "changed",
+    dataset: { change: c.change, run: c.inventory_sync_run_id } },
+    h("summary", {}, kindBadge(c.change), " · ", when(c.recorded_at, true), " · ",
+      h("a", { href: `#/tenants/${tenant.id}/runs/${c.inventory_sync_run_id}` }, `Run ${c.inventory_sync_run_id}`)),
+    changeDetail(c, item.payload)));
   return [...header(tenant, "inventory", item.display_name || item.external_id),
-    h("dl", { class: "fields" }, field("Policy type", item.policy_type), field("Category", item.category),
+    h("dl", { class: "fields" }, field("Policy type", typeName(ctx, item.policy_type)), field("Category", item.category),
       field("Platform", item.platform), field("Graph id", h("code", {}, item.external_id)),
-      field("First seen", when(item.first_seen_at)), field("Last seen", when(item.last_seen_at)),
-      field("Deleted", item.deleted_at ? when(item.deleted_at) : "no"), field("Configuration hash", h("code", {}, item.content_hash))),
+      field("First seen", when(item.first_seen_at, true)), field("Last seen", when(item.last_seen_at, true)),
+      field("Deleted", item.deleted_at ? when(item.deleted_at, true) : "no"), field("Configuration hash", h("code", { class: "hash" }, item.content_hash))),
+    h("h2", {}, "History"),
+    entries.length ? h("div", { class: "history" }, entries) : h("p", {}, "No change recorded yet."),
     h("h2", {}, "Links"),
     table("What it is assigned to or depends on", ["Link", "Target type", "Target", "Properties"],
-      item.links.map((l) => h("tr", {}, h("td", {}, l.link_type), h("td", {}, l.target_type), h("td", {}, h("code", {}, l.target_id)),
-        h("td", {}, h("code", {}, JSON.stringify(l.properties)))))),
-    h("h2", {}, "History"),
-    table("Recorded changes, newest first", ["When", "Change", "Run"], history.items.map((c) => h("tr", {},
-      h("td", {}, when(c.recorded_at)), h("td", {}, c.change), h("td", {}, String(c.inventory_sync_run_id))))),
-    h("h2", { id: "payload-title" }, "Payload"),
-    h("pre", { class: "payload", tabindex: 0, "aria-labelledby": "payload-title" }, JSON.stringify(item.payload, null, 2))];
+      item.links.map((l) => h("tr", {}, cell("td", "Link", {}, l.link_type), cell("td", "Target type", {}, l.target_type),
+        cell("td", "Target", {}, linkTarget(l)), cell("td", "Properties", {}, linkProperties(l.properties))))),
+    h("details", { class: "raw" }, h("summary", { id: "payload-title" }, "Payload (JSON)"),
+      h("pre", { class: "payload", tabindex: 0, "aria-labelledby": "payload-title" }, JSON.stringify(item.payload, null, 2)))];
+}
+
+// The terminal sync events show the run's own outcome (metadata), not the event's technical status
+function auditOutcome(e) {
+  const m = e.metadata || {};
+  const runStatus = m.run_status || (e.action.startsWith("inventory.sync.") ? m.status : null);
+  return runStatus ? badge(runStatus) : badge(e.status);
+}
+
+const KEY_FIELDS = ["run_id", "inventory_sync_run_id", "bulk_operation_run_id", "changes", "error_codes", "role", "policy_types"];
+
+function auditDetails(e) {
+  const m = e.metadata || {};
+  const keys = KEY_FIELDS.filter((k) => m[k] !== undefined && m[k] !== null);
+  const brief = keys.map((k) => {
+    const v = m[k];
+    let text = v;
+    if (k === "changes" && typeof v === "object") text = Object.entries(v).map(([a, b]) => `${a} ${typeof b === "object" ? JSON.stringify(b) : b}`).join(", ");
+    else if (Array.isArray(v)) text = v.length > 4 ? `${v.slice(0, 4).join(", ")} and ${v.length - 4} more` : v.join(", ") || "none";
+    else if (typeof v === "object") text = JSON.stringify(v);
+    return h("li", {}, `${k.replace(/_/g, " ")}: ${text}`);
+  });
+  const rest = Object.keys(m).length > keys.length || e.correlation_id;
+  return [brief.length ? h("ul", { class: "plain" }, brief) : null,
+    rest ? h("details", { class: "raw" }, h("summary", {}, "show details"),
+      h("pre", { class: "payload" }, JSON.stringify({ ...m, correlation_id: e.correlation_id }, null, 2))) : null];
 }
 
 export async function auditPage(ctx, tenantId) {
@@ -215,9 +323,13 @@ export async function auditPage(ctx, tenantId) {
   const load = async () => {
     const page = await ctx.api.get(`/tenants/${tenant.id}/audit-logs?limit=50${cursor ? `&cursor=${enc(cursor)}` : ""}`);
     for (const e of page.items) {
-      body.append(h("tr", {}, h("td", {}, when(e.recorded_at)), h("td", {}, e.actor_name || e.actor_email || e.actor_type),
-        h("th", { scope: "row" }, e.action), h("td", {}, `${e.resource_type} ${e.resource_id}`), h("td", {}, e.status),
-        h("td", {}, h("code", { class: "meta" }, JSON.stringify(e.metadata)))));
+      const m = e.metadata || {};
+      const runId = m.inventory_sync_run_id || m.run_id;
+      body.append(h("tr", { dataset: { action: e.action } }, cell("td", "When", {}, when(e.recorded_at, true)),
+        cell("td", "Actor", {}, e.actor_name || e.actor_email || e.actor_type),
+        cell("th", "Action", {}, e.action), cell("td", "Resource", {}, runId && e.action.startsWith("inventory.sync.")
+          ? h("a", { href: `#/tenants/${tenant.id}/runs/${runId}` }, `Run ${runId}`) : `${e.resource_type} ${e.resource_id}`),
+        cell("td", "Outcome", {}, auditOutcome(e)), cell("td", "Details", { class: "details" }, auditDetails(e))));
     }
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "Nothing recorded yet.")));
     cursor = page.next_cursor;
@@ -226,7 +338,8 @@ export async function auditPage(ctx, tenantId) {
   more.addEventListener("click", () => load().catch(ctx.problem));
   await load();
   return [...header(tenant, "audit", `Audit trail — ${tenant.name}`),
-    h("div", { class: "scroll" }, h("table", {}, h("caption", {}, "Who did what, newest first"),
-      h("thead", {}, h("tr", {}, ["When", "Actor", "Action", "Resource", "Status", "Details"].map((t) => h("th", { scope: "col" }, t)))),
+    exportButtons(ctx, `/tenants/${tenant.id}/audit-logs/export`, `audit-${tenant.id}`, ""),
+    h("div", { class: "scroll" }, h("table", { class: "cards" }, h("caption", {}, "Who did what, newest first"),
+      h("thead", {}, h("tr", {}, ["When", "Actor", "Action", "Resource", "Outcome", "Details"].map((t) => h("th", { scope: "col" }, t)))),
       body)), more];
 }

@@ -1,12 +1,19 @@
 // The bottom-right progress widget: the signed-in user's active bulk operations
 // (GET /bulk-operations?status=active), polled every 2 s while something runs and backing off to 30 s when
-// idle; finished ones stay visible for a while with their outcome.
-import { h, replace } from "./dom.js";
+// idle; finished ones stay visible for a while with their outcome. It folds to its title bar, and the page keeps
+// room for it (body[data-widget]) so it never covers content.
+import { ago, h, replace } from "./dom.js";
 import { badge, label, TERMINAL, typeErrors } from "./status.js";
 
 const FAST_MS = 2000;
 const IDLE_MAX_MS = 30000;
 const LINGER_MS = 60000;
+
+function changeWords(changes) {
+  const c = changes || {};
+  const parts = ["added", "changed", "deleted", "restored"].filter((k) => c[k]).map((k) => `${c[k]} ${k}`);
+  return parts.length ? parts.join(" · ") : "no changes";
+}
 
 export class Widget {
   constructor(el, api, tenants, onProblem) {
@@ -21,8 +28,13 @@ export class Widget {
     this.timer = null;
     this.error = null;
     this.live = h("p", { class: "sr-only", "aria-live": "polite", role: "status" });
-    this.list = h("div", { class: "ops" });
-    el.append(h("h2", { class: "widget-title" }, "Background work"), this.list, this.live);
+    this.list = h("div", { class: "ops", id: "widget-ops" });
+    this.count = h("span", { class: "op-count" });
+    this.collapsed = sessionStorage.getItem("invsync.widget") === "collapsed";
+    this.toggle = h("button", { type: "button", class: "widget-toggle", "aria-controls": "widget-ops",
+      onclick: () => { this.collapsed = !this.collapsed; sessionStorage.setItem("invsync.widget", this.collapsed ? "collapsed" : "open"); this.render(); } },
+      h("span", { class: "widget-title" }, "Background work"), " ", this.count);
+    el.append(h("h2", { class: "widget-head" }, this.toggle), this.list, this.live);
   }
 
   start() { this.schedule(0); }
@@ -104,6 +116,11 @@ export class Widget {
     }
     replace(this.list, cards);
     this.el.hidden = cards.length === 0;
+    this.list.hidden = this.collapsed;
+    this.toggle.setAttribute("aria-expanded", String(!this.collapsed));
+    const running = [...this.ops.values()].filter((op) => !TERMINAL.has(op.status)).length;
+    this.count.textContent = `(${running} running, ${this.ops.size - running} finished) ${this.collapsed ? "▸ show" : "▾ hide"}`;
+    document.body.dataset.widget = cards.length === 0 ? "hidden" : this.collapsed ? "collapsed" : "open";
   }
 
   card(op, tenant) {
@@ -118,14 +135,16 @@ export class Widget {
     return h("section", { class: "op", dataset: { operation: op.id, status: op.status },
                           "aria-label": `${label(op)} ${tenant ? tenant.name : ""}` },
       h("div", { class: "op-head" },
-        h("strong", {}, label(op)), " · ", h("span", { class: "op-tenant" }, tenant ? tenant.name : `tenant ${op.tenant_id}`)),
+        h("strong", {}, label(op)), " · ", h("span", { class: "op-tenant" }, tenant ? tenant.name : `tenant ${op.tenant_id}`),
+        h("div", { class: "op-when" }, run.id ? `Run ${run.id}` : `Operation ${op.id}`, " · ",
+          h("time", { datetime: op.created_at, title: op.created_at }, `started ${new Date(run.started_at || op.created_at)
+            .toLocaleTimeString(undefined, { timeStyle: "short" })} (${ago(run.started_at || op.created_at)})`))),
       h("div", { class: "op-status" }, badge(op.status)),
       h("div", { class: "op-progress" },
         h("progress", { max: total || 1, value: total ? done : (TERMINAL.has(op.status) ? 1 : 0),
                         "aria-label": "Policy types done" }),
         h("span", { class: "op-counts" }, `${done} / ${total} types · ${items} items`)),
-      TERMINAL.has(op.status) && run.id ? h("p", { class: "op-result" },
-        `${run.items_upserted_count ?? 0} upserted · ${run.items_deleted_count ?? 0} deleted`,
+      TERMINAL.has(op.status) && run.id ? h("p", { class: "op-result" }, changeWords(run.changes),
         (run.error_codes || []).length ? ` · errors: ${run.error_codes.join(", ")}` : "") : null,
       errors.length ? h("ul", { class: "op-errors" }, errors.map((e) => h("li", {},
         h("code", {}, e.key), `: ${e.code || "error"}`,
@@ -135,6 +154,7 @@ export class Widget {
           "Cancel") : null,
         TERMINAL.has(op.status) ? h("button", { type: "button", class: "dismiss", onclick: () => this.dismiss(op) },
           "Dismiss") : null,
-        h("a", { href: `#/tenants/${op.tenant_id}` }, "Runs")));
+        run.id ? h("a", { href: `#/tenants/${op.tenant_id}/runs/${run.id}` }, `Open run ${run.id}`)
+          : h("a", { href: `#/tenants/${op.tenant_id}` }, "Runs")));
   }
 }

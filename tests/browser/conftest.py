@@ -59,14 +59,16 @@ class Console:
         return request(self.api + path, method, token or self.token, body)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console(browser_paths, pg, template_url) -> Iterator[Console]:
+    """One stack for every browser test, with the demo data (three tenants in different states). The tests of
+    test_answers.py read the seeded states, so they run first (pytest takes the files in name order)."""
     name = f"invsync_console_{os.getpid()}"
     database_url = pg.create(name, template="invsync_template")
     data_dir = Path(tempfile.mkdtemp(prefix="invsync-console-"))
     port = free_port()
     stack = LocalUp(data_dir, database_url, "--api-port", str(port), "--aws-port", "0", "--graph-port", "0",
-                    "--queue-delay", str(QUEUE_DELAY), "--workers", "1", timeout=120)
+                    "--queue-delay", str(QUEUE_DELAY), "--workers", "1", "--demo-data", timeout=180)
     try:
         assert stack.token and stack.tenant_id, stack.printed()
         yield Console(stack, port, data_dir)
@@ -119,3 +121,48 @@ def wait(what: Callable[[], Any], timeout: float = 60, message: str | Callable[[
 
 def csp_violations(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # make vendor-axe
+
+
+def axe_violations(driver) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A/AA and best practice)."""
+    if not driver.execute_script("return typeof window.axe === 'object'"):
+        driver.execute_script(AXE.read_text())  # WebDriver's script runs outside the page's CSP
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations.map((v) => "
+        "({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))),"
+        " (e) => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));")
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+# Every word in the page's text (outside code and preformatted values, which may wrap anywhere) whose letters
+# lie on more than one line: a header or a word broken across lines
+BROKEN_WORDS = """
+const broken = [];
+const walker = document.createTreeWalker(document.querySelector(arguments[0]), NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const el = node.parentElement;
+  if (!el || el.closest('code, pre, .hash, .sr-only, [hidden], details:not([open]) > :not(summary)')) continue;
+  if (!el.getClientRects().length) continue;
+  for (const m of node.data.matchAll(/\\S+/g)) {
+    const range = document.createRange();
+    range.setStart(node, m.index);
+    range.setEnd(node, m.index + m[0].length);
+    const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top / 4)));
+    if (tops.size > 1) broken.push(m[0]);
+  }
+}
+return broken;
+"""
+
+
+def broken_words(driver, selector: str = "body") -> list[str]:
+    return driver.execute_script(BROKEN_WORDS, selector)
+
+
+def sideways(driver) -> list[int]:
+    """[scrollWidth, clientWidth] of the page: the first above the second means it scrolls sideways."""
+    return driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")

@@ -65,6 +65,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     stack.start()
     try:
         demo = stack.ensure_demo()
+        if args.demo_data:
+            print("Seeding demo data: three tenants and their syncs…", flush=True)
+            stack.seed_demo(demo)
         if args.for_containers:
             from invsync_dev.local.container_bridge import ContainerBridge
 
@@ -239,6 +242,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue-delay", type=int, default=0, choices=range(0, 901), metavar="SECONDS",
                    help="RunQueue's DelaySeconds: a dispatched sync waits this long before a worker may take it "
                         "(to watch or cancel a pending operation, as when the queue has a backlog)")
+    p.add_argument("--demo-data", action="store_true",
+                   help="also add two demo tenants and sync all three (one completes with a changed setting, one "
+                        "lacks a Graph permission, one has an expired secret): the console's overview shows each")
     p.add_argument("--for-containers", action="store_true",
                    help="also serve functions run by sam local (Docker network invsync-local) and write their "
                         "--env-vars file; needs a Docker engine and root")

@@ -100,6 +100,7 @@ class StandInTenant:
     marked_below: dict[tuple[str, int], int] = field(default_factory=dict)
     noise: int = 0  # moves server timestamps, versions, reporting counters and control annotations only
     window: deque[float] = field(default_factory=deque)  # when each request of the last 20 s was served
+    refused: set[str] = field(default_factory=set)  # policy types this tenant's app may not read (403)
 
     def total(self, key: str) -> int:
         return self.counts.get(key, 0) + self.extra.get(key, 0)
@@ -689,6 +690,10 @@ def _handler_for(standin: GraphStandIn) -> type[BaseHTTPRequestHandler]:
             ptype, item_id, below = self._route(rest)
             if ptype is None:
                 return 404, {"error": {"code": "ResourceNotFound", "message": f"Resource not found: {rest}"}}, {}, None
+            if ptype.key in tenant.refused:  # this tenant's app lacks the type's permission
+                standin._bump("fault_403")
+                return 403, {"error": {"code": "Authorization_RequestDenied",
+                                       "message": "Insufficient privileges to complete the operation."}}, {}, None
             fault = standin.faults.get(ptype.key)
             if fault and fault.take():
                 if fault.latency_ms:

@@ -30,6 +30,15 @@ DEMO_SUBJECT = "demo-operator"
 RUN_VISIBILITY_SECONDS = 300  # > a local sync; the template uses 6 x the function timeout
 
 
+# `invsync local up --demo-data`: two more tenants beside the demo one, so the console's overview shows tenants
+# in different states (graph tenant, name, what their Graph app may not read, the secret the service holds)
+SEED_TENANTS = (
+    ("fabrikam-demo.onmicrosoft.com", "Fabrikam (demo, a permission missing)", {"mobileApp"}, "local-demo-client-secret"),
+    ("northwind-demo.onmicrosoft.com", "Northwind (demo, secret expired)", set(), "an-expired-client-secret"),
+)
+SEED_CHANGED = ("settingsCatalogPolicy", 1)  # the demo tenant's setting that changes between its two syncs
+
+
 @dataclass
 class Demo:
     tenant_id: int
@@ -229,6 +238,66 @@ class LocalStack:
                                                  groups=[LOCAL_ADMIN_GROUP]))
         self.console_user = ("Demo Operator", demo.token)
         return demo
+
+    def _tenant_with_secret(self, graph_tenant_id: str, name: str, secret: str, subject: str) -> int:
+        import boto3
+
+        with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
+            row = conn.execute("SELECT id FROM tenants WHERE graph_tenant_id = %s ORDER BY id LIMIT 1",
+                               (graph_tenant_id,)).fetchone()
+            tenant_id = row[0] if row else tenants.create(
+                conn, name=name, graph_tenant_id=graph_tenant_id, graph_client_id=DEMO_CLIENT_ID).id
+            user = tenants.upsert_user(conn, subject=subject, email="operator@contoso-demo.example",
+                                       name="Demo Operator")
+            tenants.set_membership(conn, tenant_id, user.id, "owner")
+        secrets = boto3.client("secretsmanager")
+        secret_name = f"{self.env['TENANT_SECRET_PREFIX']}{tenant_id}"
+        value = json.dumps({"client_secret": secret})
+        try:
+            secrets.create_secret(Name=secret_name, SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=secret_name, SecretString=value)
+        return tenant_id
+
+    def seed_demo(self, demo: Demo, timeout: float = 300) -> dict[str, int]:
+        """Demo data for the console (`invsync local up --demo-data`): three tenants in different states,
+        reached by real syncs through the HTTP API. The demo tenant syncs twice with one settings-catalog
+        setting changed in between (its second run shows the change); Fabrikam's app may not read mobile apps
+        (a partial run and its missing permission); Northwind's stored secret is refused (a failed run).
+        Tenants are made once; the syncs run only while the demo tenant has no run yet."""
+        import time
+
+        from invsync_dev.local.http_api import request
+
+        assert self.graph is not None and self.api is not None  # started
+        ids = {DEMO_GRAPH_TENANT: demo.tenant_id}
+        for graph_tenant_id, name, refused, secret in SEED_TENANTS:
+            standin = self.graph.add_tenant(graph_tenant_id, DEMO_CLIENT_ID, "local-demo-client-secret", demo_counts())
+            standin.refused = set(refused)
+            ids[graph_tenant_id] = self._tenant_with_secret(graph_tenant_id, name, secret, demo.subject)
+        base = self.api.url
+
+        def call(method: str, path: str) -> Any:
+            status, body, _ = request(base + path, method, demo.token, {} if method == "POST" else None)
+            if status >= 400:
+                raise RuntimeError(f"{method} {path}: {status} {body}")
+            return body
+
+        def sync_all(tenant_ids: list[int]) -> None:
+            ops = [call("POST", f"/tenants/{t}/inventory-syncs")["bulk_operation_run"]["id"] for t in tenant_ids]
+            deadline = time.monotonic() + timeout
+            while ops and time.monotonic() < deadline:
+                ops = [op for op in ops if call("GET", f"/bulk-operations/{op}")["status"] in ("pending", "running")]
+                time.sleep(0.2)
+            if ops:
+                raise RuntimeError(f"demo data: bulk operations {ops} did not finish within {timeout} s")
+
+        if call("GET", f"/tenants/{demo.tenant_id}/inventory-syncs?limit=1")["items"]:
+            return ids  # seeded before (the database outlives the stack)
+        sync_all(list(ids.values()))
+        self.graph.modify_item(DEMO_GRAPH_TENANT, *SEED_CHANGED)
+        sync_all([demo.tenant_id])
+        return ids
 
     def env_json(self, host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke/start-api --env-vars` for functions in containers that reach this stack's

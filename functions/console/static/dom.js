@@ -43,7 +43,8 @@ export function ago(iso) {
 export function when(iso, withAgo = false) {
   if (!iso) return "—";
   const d = new Date(iso);
-  const text = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+  const text = d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short" });
   return h("time", { datetime: iso, title: iso }, text, withAgo ? h("span", { class: "ago" }, ` · ${ago(iso)}`) : null);
 }
 

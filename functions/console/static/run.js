@@ -76,10 +76,12 @@ export async function runPage(ctx, tenantId, runId, params) {
         .then((item) => payloads.set(c.inventory_item_id, item.payload)).catch(() => null)));
     for (const c of page.items) {
       shown += 1;
-      list.append(h("article", { class: "change", dataset: { change: c.change, item: c.inventory_item_id } },
+      const detailed = c.change === "changed" || (c.diff && c.diff.length) || (c.links_diff && ((c.links_diff.added || []).length
+        || (c.links_diff.removed || []).length));
+      list.append(h("article", { class: `change${detailed ? "" : " brief"}`, dataset: { change: c.change, item: c.inventory_item_id } },
         h("h3", {}, kindBadge(c.change), " ", h("a", { href: `#/tenants/${tenant.id}/items/${c.inventory_item_id}` },
           c.display_name || c.external_id), h("span", { class: "muted" }, ` · ${typeName(ctx, c.policy_type)}`)),
-        changeDetail(c, payloads.get(c.inventory_item_id))));
+        detailed ? changeDetail(c, payloads.get(c.inventory_item_id)) : null));
     }
     if (!shown) list.append(h("p", {}, kind || type ? "No changes of this kind in this run." : "This run changed nothing."));
     cursor = page.next_cursor;

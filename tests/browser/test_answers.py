@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -188,7 +189,7 @@ def test_every_page_reads_without_sideways_scroll_or_broken_words_and_axe_finds_
             problems.append((route, "words broken across lines", words[:10]))
         if violations := axe_violations(driver):
             problems.append((route, "axe", violations))
-    assert not problems, problems
+    assert not problems, "\n".join(json.dumps(p, ensure_ascii=False) for p in problems)
 
 
 def test_an_exported_csv_parses_and_has_as_many_rows_as_the_api_reports(driver, console: Console) -> None:

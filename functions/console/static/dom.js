@@ -72,7 +72,7 @@ export function table(caption, headers, rows, { captionHidden = false, sortable 
       h("button", { type: "button", class: "sort", onclick: () => sortable.onSort(key) }, t,
         h("span", { "aria-hidden": "true" }, active ? (sortable.current.desc ? " ↓" : " ↑") : " ↕")));
   });
-  return h("div", { class: "scroll" },
+  return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": caption },
     h("table", { class: "cards" },
       h("caption", { class: captionHidden ? "sr-only" : null }, caption),
       h("thead", {}, h("tr", {}, head)),

@@ -271,8 +271,9 @@ export async function itemPage(ctx, tenantId, itemId) {
   const field = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "—")];
   const entries = history.items.map((c, i) => h("details", { class: "history-entry", open: i === 0 && c.change === "changed",
     dataset: { change: c.change, run: c.inventory_sync_run_id } },
-    h("summary", {}, kindBadge(c.change), " · ", when(c.recorded_at, true), " · ",
-      h("a", { href: `#/tenants/${tenant.id}/runs/${c.inventory_sync_run_id}` }, `Run ${c.inventory_sync_run_id}`)),
+    h("summary", {}, kindBadge(c.change), " · ", when(c.recorded_at, true), ` · run ${c.inventory_sync_run_id}`),
+    h("p", { class: "in-run" }, h("a", { href: `#/tenants/${tenant.id}/runs/${c.inventory_sync_run_id}` },
+      `Run ${c.inventory_sync_run_id}`), " recorded it."),
     changeDetail(c, item.payload)));
   return [...header(tenant, "inventory", item.display_name || item.external_id),
     h("dl", { class: "fields" }, field("Policy type", typeName(ctx, item.policy_type)), field("Category", item.category),
@@ -312,7 +313,7 @@ function auditDetails(e) {
   const rest = Object.keys(m).length > keys.length || e.correlation_id;
   return [brief.length ? h("ul", { class: "plain" }, brief) : null,
     rest ? h("details", { class: "raw" }, h("summary", {}, "show details"),
-      h("pre", { class: "payload" }, JSON.stringify({ ...m, correlation_id: e.correlation_id }, null, 2))) : null];
+      h("pre", { class: "payload", tabindex: 0 }, JSON.stringify({ ...m, correlation_id: e.correlation_id }, null, 2))) : null];
 }
 
 export async function auditPage(ctx, tenantId) {
@@ -339,7 +340,8 @@ export async function auditPage(ctx, tenantId) {
   await load();
   return [...header(tenant, "audit", `Audit trail — ${tenant.name}`),
     exportButtons(ctx, `/tenants/${tenant.id}/audit-logs/export`, `audit-${tenant.id}`, ""),
-    h("div", { class: "scroll" }, h("table", { class: "cards" }, h("caption", {}, "Who did what, newest first"),
+    h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Audit trail" },
+      h("table", { class: "cards" }, h("caption", {}, "Who did what, newest first"),
       h("thead", {}, h("tr", {}, ["When", "Actor", "Action", "Resource", "Outcome", "Details"].map((t) => h("th", { scope: "col" }, t)))),
       body)), more];
 }

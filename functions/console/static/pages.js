@@ -290,11 +290,18 @@ export async function itemPage(ctx, tenantId, itemId) {
       h("pre", { class: "payload", tabindex: 0, "aria-labelledby": "payload-title" }, JSON.stringify(item.payload, null, 2)))];
 }
 
-// The terminal sync events show the run's own outcome (metadata), not the event's technical status
+// A terminal sync event shows its run's own outcome (the same words as the runs and the widget): the event's
+// `run_status` where recorded, else what its action and error codes say; other events say whether they succeeded
+const TERMINAL_SYNC = { "inventory.sync.failed": "failed", "inventory.sync.skipped": "skipped", "inventory.sync.aborted": "aborted" };
+
 function auditOutcome(e) {
   const m = e.metadata || {};
-  const runStatus = m.run_status || (e.action.startsWith("inventory.sync.") ? m.status : null);
-  return runStatus ? badge(runStatus) : badge(e.status);
+  let run = m.run_status || TERMINAL_SYNC[e.action] || null;
+  if (!run && e.action === "inventory.sync.completed") run = (m.error_codes || []).length ? "partial" : "success";
+  if (run) return badge(run);
+  const ok = e.status === "success";
+  return h("span", { class: `badge t-${ok ? "ok" : "bad"}`, dataset: { status: e.status } },
+    h("span", { "aria-hidden": "true" }, ok ? "✓ " : "✕ "), ok ? "Done" : e.status);
 }
 
 const KEY_FIELDS = ["run_id", "inventory_sync_run_id", "bulk_operation_run_id", "changes", "error_codes", "role", "policy_types"];

@@ -40,19 +40,20 @@ export class Api {
     return data;
   }
 
-  // A file the API renders (an export): its body as a Blob, or the problem document as an ApiError
-  async download(path, accept) {
-    const headers = { Accept: accept };
+  // One page of an export: its text and the next page's cursor (X-Next-Cursor), or the problem as an ApiError
+  async exportPage(path) {
+    const headers = { Accept: "text/csv, application/json" };
     const token = await this.getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     const response = await fetch(this.base + path, { headers, credentials: "omit", cache: "no-store" });
+    const text = await response.text();
     if (!response.ok) {
       let problem = {};
-      try { problem = await response.json(); } catch { problem = {}; }
+      try { problem = JSON.parse(text); } catch { problem = {}; }
       if (!problem.title) problem.title = `HTTP ${response.status}`;
       throw new ApiError(response.status, problem);
     }
-    return response.blob();
+    return { text, next: response.headers.get("X-Next-Cursor") };
   }
 
   get(path) { return this.call("GET", path); }

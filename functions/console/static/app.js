@@ -67,6 +67,7 @@ async function start() {
     async policyTypes() {
       registry = registry || await api.get("/policy-types");
       ctx.types = new Map(registry.policy_types.map((t) => [t.key, t]));
+      ctx.registry = registry;
       return registry;
     },
     on(type, handler) { document.addEventListener(type, handler, { signal: listeners.signal }); },

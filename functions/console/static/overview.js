@@ -64,21 +64,8 @@ function row(t, selected, onSelect) {
     cell("td", "Your role", {}, t.role || "administrator"));
 }
 
-// Against an API without the overview fields (last_run, last_changes, item_count, missing_permissions): read
-// them per tenant from its latest run and inventory summary
-async function withOverview(ctx, tenant) {
-  if ("last_run" in tenant) return tenant;
-  const [runs, summary] = await Promise.all([ctx.api.get(`/tenants/${tenant.id}/inventory-syncs?limit=1`),
-    ctx.api.get(`/tenants/${tenant.id}/inventory-summary`)]);
-  const run = runs.items[0] || null;
-  const types = (run && run.error_context && run.error_context.types) || {};
-  return { ...tenant, last_run: run, last_changes: run ? run.changes : null,
-    item_count: summary.policy_types.reduce((n, row) => n + row.items, 0),
-    missing_permissions: [...new Set(Object.values(types).map((t) => t.permission).filter(Boolean))].sort() };
-}
-
 export async function overviewPage(ctx) {
-  const tenants = await Promise.all([...(await ctx.loadTenants()).values()].map((t) => withOverview(ctx, t)));
+  const tenants = [...(await ctx.loadTenants()).values()];
   const state = { sort: { key: "status", desc: false }, filter: "all", q: "" };
   const selected = new Set();
   const area = h("div");

@@ -1,7 +1,7 @@
 // The console's tenant pages: Sync and runs, inventory, an item (with its history as diffs), the audit trail;
 // and what they share (the tenant's header and tabs, the admin center's names of types, export buttons).
 import { changeDetail, kindBadge } from "./diff.js";
-import { cell, duration, h, replace, saveFile, sortBy, table, when } from "./dom.js";
+import { cell, duration, h, replace, saveFile, table, when } from "./dom.js";
 import { canSync } from "./overview.js";
 import { badge, nextStep, typeErrors } from "./status.js";
 
@@ -26,20 +26,37 @@ export function header(tenant, current, title) {
     h("h1", {}, title), tenantNav(tenant, current)];
 }
 
-// CSV and JSON downloads of an export route (the same filters as the page)
+// CSV and JSON downloads of an export route (the same filters as the page), every page of it in one file: the
+// API answers page by page (X-Next-Cursor); CSV pages each repeat the header row, JSON pages each hold `items`
 export function exportButtons(ctx, path, name, query) {
   const params = new URLSearchParams(query || "");
-  params.delete("limit");
-  params.delete("cursor");
+  for (const key of ["limit", "cursor", "sort", "order"]) params.delete(key);
   const out = h("span", { class: "muted", role: "status" });
-  const button = (format, accept) => h("button", { type: "button", class: "secondary", dataset: { export: format },
+  const whole = async (format) => {
+    const parts = [];
+    let cursor = null;
+    do {
+      const p = new URLSearchParams(params);
+      p.set("format", format);
+      if (cursor) p.set("cursor", cursor);
+      const page = await ctx.api.exportPage(`${path}?${p}`);
+      parts.push(page.text);
+      cursor = page.next;
+      replace(out, `${parts.length} page${parts.length === 1 ? "" : "s"} read…`);
+    } while (cursor);
+    if (format === "json") {
+      const items = parts.flatMap((t) => JSON.parse(t).items);
+      return new Blob([JSON.stringify({ items, count: items.length }, null, 2)], { type: "application/json" });
+    }
+    const body = parts.map((t, i) => (i === 0 ? t : t.slice(t.indexOf("\n") + 1))).join("");
+    return new Blob([body], { type: "text/csv" });
+  };
+  const button = (format) => h("button", { type: "button", class: "secondary", dataset: { export: format },
     onclick: async (ev) => {
       const b = ev.currentTarget;
       b.disabled = true;
-      replace(out, "preparing…");
       try {
-        params.set("format", format);
-        saveFile(`${name}.${format}`, await ctx.api.download(`${path}?${params}`, accept));
+        saveFile(`${name}.${format}`, await whole(format));
         replace(out, "");
       } catch (err) {
         replace(out, "");
@@ -48,7 +65,7 @@ export function exportButtons(ctx, path, name, query) {
         b.disabled = false;
       }
     } }, `Export ${format.toUpperCase()}`);
-  return h("div", { class: "actions export" }, button("csv", "text/csv"), button("json", "application/json"), out);
+  return h("div", { class: "actions export" }, button("csv"), button("json"), out);
 }
 
 function runRow(tenant, run) {
@@ -74,22 +91,24 @@ async function runsTable(ctx, tenant) {
     "Items", "Changes", "Errors"], page.items.map((run) => runRow(tenant, run)));
 }
 
-// Categories as the inventory counts them: a type's items may sit in another category than the type's own
-// (endpoint-security settings-catalog policies), so a category in the picker syncs every type it shows
-async function categoryTypes(ctx, tenant, registry) {
+// A category in the picker syncs every type whose items the inventory lists under it (GET /policy-types
+// `category_details`), so it syncs what the inventory shows there
+function categoryTypes(registry) {
   const byCategory = new Map(registry.categories.map((c) => [c, new Set()]));
   for (const t of registry.policy_types) byCategory.get(t.category)?.add(t.key);
-  const summary = await ctx.api.get(`/tenants/${tenant.id}/inventory-summary`).catch(() => ({ policy_types: [] }));
-  for (const row of summary.policy_types) {
-    if (row.category && byCategory.has(row.category) && row.items) byCategory.get(row.category).add(row.policy_type);
-  }
+  for (const c of registry.category_details || []) for (const key of c.policy_types) byCategory.get(c.key)?.add(key);
   return byCategory;
+}
+
+function categoryName(ctx, key) {
+  const c = (ctx.registry?.category_details || []).find((d) => d.key === key);
+  return (c && c.display_name) || key;
 }
 
 async function syncForm(ctx, tenant) {
   const registry = await ctx.policyTypes();
   const enabled = new Map(registry.policy_types.filter((t) => t.enabled).map((t) => [t.key, t]));
-  const byCategory = await categoryTypes(ctx, tenant, registry);
+  const byCategory = categoryTypes(registry);
   const result = h("p", { class: "result", role: "status" });
   const choose = h("fieldset", { class: "choose", hidden: true },
     h("legend", {}, "Categories and policy types"),
@@ -98,7 +117,7 @@ async function syncForm(ctx, tenant) {
         .sort((a, b) => typeName(ctx, a).localeCompare(typeName(ctx, b)));
       if (!keys.length) return null;
       return h("div", { class: "category" },
-        h("label", { class: "check" }, h("input", { type: "checkbox", name: "category", value: category }), ` ${category} (all)`),
+        h("label", { class: "check" }, h("input", { type: "checkbox", name: "category", value: category }), ` ${categoryName(ctx, category)} (all)`),
         h("ul", {}, keys.map((key) => h("li", {}, h("label", { class: "check" },
           h("input", { type: "checkbox", name: "policy_type", value: key }),
           ` ${typeName(ctx, key)}`, enabled.get(key).foundation ? " (foundation)" : "")))));
@@ -163,92 +182,101 @@ export async function tenantPage(ctx, tenantId) {
   return [...header(tenant, "runs", tenant.name), sync, runs];
 }
 
-const ITEM_SORTS = { name: (i) => (i.display_name || i.external_id).toLowerCase(), type: (i) => i.type_name,
-  platform: (i) => i.platform, seen: (i) => i.last_seen_at, state: (i) => (i.deleted_at ? 1 : 0) };
+const ITEM_COLUMNS = [["Name", "display_name"], ["Type", "policy_type"], ["Category", "category"], ["Platform", "platform"],
+  ["Assigned", null], ["Last seen", "last_seen_at"], ["State", null]];
+const FILTER_KEYS = ["category", "type", "q", "deleted", "platform", "assigned", "since", "sort", "order"];
 
 export async function inventoryPage(ctx, tenantId, params) {
   const tenant = await ctx.tenant(tenantId);
-  const [registry, summary] = await Promise.all([ctx.policyTypes(), ctx.api.get(`/tenants/${tenant.id}/inventory-summary`)]);
-  const category = params.get("category") || "";
-  const type = params.get("type") || "";
-  const q = params.get("q") || "";
-  const deleted = params.get("deleted") === "1";
-  const platform = params.get("platform") || "";
-  const sort = { key: params.get("sort") || "name", desc: params.get("desc") === "1" };
-  const link = (p) => `#/tenants/${tenant.id}/inventory?${new URLSearchParams(p)}`;
-  const keep = { ...(deleted ? { deleted: "1" } : {}) };
-  // counted where the items are: by each item's category, so a category lists what its count says
+  const [, summary] = await Promise.all([ctx.policyTypes(), ctx.api.get(`/tenants/${tenant.id}/inventory-summary`)]);
+  const state = Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) || ""]));
+  const { category, type, q } = state;
+  const deleted = state.deleted === "1";
+  const link = (p) => `#/tenants/${tenant.id}/inventory?${new URLSearchParams(Object.entries(p).filter(([, v]) => v))}`;
+  const keep = { deleted: state.deleted, platform: state.platform, assigned: state.assigned, since: state.since };
+  // counted where the items are listed: each item in one category, so a category lists what its count says
   const perCategory = new Map();
   for (const row of summary.policy_types) {
-    const c = row.category || registry.policy_types.find((t) => t.key === row.policy_type)?.category || "Other";
+    const c = row.category || "Other";
     const types = perCategory.get(c) || new Map();
     types.set(row.policy_type, (types.get(row.policy_type) || 0) + row.items + (deleted ? row.deleted : 0));
     perCategory.set(c, types);
   }
-  const categories = [...registry.categories, ...[...perCategory.keys()].filter((c) => !registry.categories.includes(c))];
+  const categories = [...ctx.registry.categories, ...[...perCategory.keys()].filter((c) => !ctx.registry.categories.includes(c))];
   const facets = categories.map((c) => {
     const types = perCategory.get(c) || new Map();
     const total = [...types.values()].reduce((n, v) => n + v, 0);
     return h("li", {}, h("a", { href: link({ ...keep, category: c }), "aria-current": category === c && !type ? "page" : null },
-      `${c} (${total})`),
+      `${categoryName(ctx, c)} (${total})`),
       category === c ? h("ul", {}, [...types.keys()].sort((a, b) => typeName(ctx, a).localeCompare(typeName(ctx, b)))
         .map((key) => h("li", {}, h("a", { href: link({ ...keep, category: c, type: key }), "aria-current": type === key ? "page" : null },
           `${typeName(ctx, key)} (${types.get(key)})`)))) : null);
   });
+  const platforms = ["windows", "macOS", "iOS", "android", "linux"];
   const search = h("form", { role: "search", class: "search" },
-    h("label", { for: "q" }, "Search by name or Graph id"),
+    h("label", { for: "q" }, "Name or Graph id"),
     h("input", { id: "q", name: "q", type: "search", value: q, maxlength: 200 }),
     h("label", { for: "platform" }, "Platform"),
-    h("input", { id: "platform", name: "platform", type: "search", value: platform, maxlength: 100, size: 10 }),
+    h("select", { id: "platform", name: "platform" }, h("option", { value: "" }, "any"),
+      platforms.map((p) => h("option", { value: p, selected: state.platform === p }, p))),
+    h("label", { for: "assigned" }, "Assigned"),
+    h("select", { id: "assigned", name: "assigned" }, h("option", { value: "" }, "either"),
+      h("option", { value: "true", selected: state.assigned === "true" }, "assigned"),
+      h("option", { value: "false", selected: state.assigned === "false" }, "not assigned")),
+    h("label", { for: "since" }, "Changed since"),
+    h("input", { id: "since", name: "since", type: "date", value: state.since }),
     h("label", { class: "check inline" }, h("input", { type: "checkbox", name: "deleted", id: "show-deleted", checked: deleted }),
       " Show deleted"),
     h("button", { type: "submit" }, "Search"));
-  const go = () => {
-    const p = { ...(category ? { category } : {}), ...(type ? { type } : {}) };
-    const value = search.elements.q.value.trim();
-    if (value) p.q = value;
-    if (search.elements.platform.value.trim()) p.platform = search.elements.platform.value.trim();
-    if (search.elements.deleted.checked) p.deleted = "1";
-    location.hash = link(p);
+  const go = (extra = {}) => {
+    const f = search.elements;
+    location.hash = link({ category, type, q: f.q.value.trim(), platform: f.platform.value, assigned: f.assigned.value,
+      since: f.since.value, deleted: f.deleted.checked ? "1" : "", sort: state.sort, order: state.order, ...extra });
   };
   search.addEventListener("submit", (ev) => { ev.preventDefault(); go(); });
-  search.elements.deleted.addEventListener("change", go);
+  search.elements.deleted.addEventListener("change", () => go());
   const query = new URLSearchParams({ limit: "50" });
   if (type) query.set("policy_type", type); else if (category) query.set("category", category);
   if (q) query.set("q", q);
   if (deleted) query.set("include_deleted", "true");
-  if (platform) query.set("platform", platform);
-  const items = [];
+  if (state.platform) query.set("platform", state.platform);
+  if (state.assigned) query.set("assigned", state.assigned);
+  if (state.since) query.set("changed_since", new Date(`${state.since}T00:00:00`).toISOString());
+  const sortKey = ITEM_COLUMNS.some(([, k]) => k && k === state.sort) ? state.sort : "display_name";
+  query.set("sort", sortKey);
+  query.set("order", state.order === "desc" ? "desc" : "asc");
+  const body = [];
   const area = h("div");
   const more = h("button", { type: "button", class: "more", hidden: true }, "Load more");
   let cursor = null;
-  const render = () => {
-    const rows = sortBy(items, sort.key, sort.desc, (i, k) => ITEM_SORTS[k](i)).map((item) => h("tr", { dataset: { deleted: item.deleted_at ? "true" : "false" } },
-      cell("th", "Name", {}, h("a", { href: `#/tenants/${tenant.id}/items/${item.id}` }, item.display_name || item.external_id)),
-      cell("td", "Type", {}, item.type_name), cell("td", "Category", {}, item.category || "—"),
-      cell("td", "Platform", {}, item.platform || "—"), cell("td", "Last seen", {}, when(item.last_seen_at)),
-      cell("td", "State", {}, item.deleted_at ? ["deleted ", when(item.deleted_at)] : "in the tenant")));
-    replace(area, table(type ? typeName(ctx, type) : category || "All items", ["Name", "Type", "Category", "Platform", "Last seen", "State"],
-      rows, { captionHidden: true, sortable: { keys: ["name", "type", null, "platform", "seen", "state"], current: sort,
-        onSort: (key) => { sort.desc = sort.key === key ? !sort.desc : false; sort.key = key; render(); } } }));
-  };
+  const sortable = { keys: ITEM_COLUMNS.map(([, k]) => k), current: { key: sortKey, desc: state.order === "desc" },
+    onSort: (key) => go({ sort: key, order: sortKey === key && state.order !== "desc" ? "desc" : "asc" }) };
   const load = async () => {
     const page = await ctx.api.get(`/tenants/${tenant.id}/inventory-items?${query}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
-    for (const item of page.items) items.push({ ...item, type_name: typeName(ctx, item.policy_type) });
+    for (const item of page.items) {
+      body.push(h("tr", { dataset: { deleted: item.deleted_at ? "true" : "false" } },
+        cell("th", "Name", {}, h("a", { href: `#/tenants/${tenant.id}/items/${item.id}` }, item.display_name || item.external_id)),
+        cell("td", "Type", {}, typeName(ctx, item.policy_type)), cell("td", "Category", {}, item.category ? categoryName(ctx, item.category) : "—"),
+        cell("td", "Platform", {}, item.platform || "—"), cell("td", "Assigned", {}, item.assigned ? "yes" : "no"),
+        cell("td", "Last seen", {}, when(item.last_seen_at)),
+        cell("td", "State", {}, item.deleted_at ? ["deleted ", when(item.deleted_at)] : "in the tenant")));
+    }
     cursor = page.next_cursor;
     more.hidden = !cursor;
-    render();
+    replace(area, table(type ? typeName(ctx, type) : category || "All items", ITEM_COLUMNS.map(([t]) => t), body,
+      { captionHidden: true, sortable }));
+    if (!body.length) replace(area.querySelector("tbody"), h("tr", {}, h("td", { colspan: ITEM_COLUMNS.length }, "No items match.")));
   };
   more.addEventListener("click", () => load().catch(ctx.problem));
   await load();
-  const heading = type ? typeName(ctx, type) : category || "All items";
+  const heading = type ? typeName(ctx, type) : category ? categoryName(ctx, category) : "All items";
   return [...header(tenant, "inventory", `Inventory — ${tenant.name}`),
     h("div", { class: "split" },
       h("nav", { class: "facets", "aria-label": "Categories and policy types" },
         h("ul", {}, h("li", {}, h("a", { href: link(keep), "aria-current": !category ? "page" : null }, "All items")), facets)),
       h("section", { class: "items", "aria-labelledby": "items-title" },
         h("h2", { id: "items-title" }, heading, q ? ` matching “${q}”` : ""), search,
-        exportButtons(ctx, `/tenants/${tenant.id}/inventory-items/export`, `inventory-${tenant.id}`, query),
+        exportButtons(ctx, `/tenants/${tenant.id}/exports/inventory-items`, `inventory-${tenant.id}`, query),
         area, more))];
 }
 
@@ -278,7 +306,9 @@ export async function itemPage(ctx, tenantId, itemId) {
   return [...header(tenant, "inventory", item.display_name || item.external_id),
     h("dl", { class: "fields" }, field("Policy type", typeName(ctx, item.policy_type)), field("Category", item.category),
       field("Platform", item.platform), field("Graph id", h("code", {}, item.external_id)),
+      field("Assigned", item.assigned ? "yes" : "no"),
       field("First seen", when(item.first_seen_at, true)), field("Last seen", when(item.last_seen_at, true)),
+      field("Last changed", when(item.last_changed_at, true)),
       field("Deleted", item.deleted_at ? when(item.deleted_at, true) : "no"), field("Configuration hash", h("code", { class: "hash" }, item.content_hash))),
     h("h2", {}, "History"),
     entries.length ? h("div", { class: "history" }, entries) : h("p", {}, "No change recorded yet."),
@@ -290,18 +320,15 @@ export async function itemPage(ctx, tenantId, itemId) {
       h("pre", { class: "payload", tabindex: 0, "aria-labelledby": "payload-title" }, JSON.stringify(item.payload, null, 2)))];
 }
 
-// A terminal sync event shows its run's own outcome (the same words as the runs and the widget): the event's
-// `run_status` where recorded, else what its action and error codes say; other events say whether they succeeded
-const TERMINAL_SYNC = { "inventory.sync.failed": "failed", "inventory.sync.skipped": "skipped", "inventory.sync.aborted": "aborted" };
-
+// A terminal sync event shows its run's own outcome in the runs' words (the API's `outcome`); other events
+// say whether they succeeded
 function auditOutcome(e) {
-  const m = e.metadata || {};
-  let run = m.run_status || TERMINAL_SYNC[e.action] || null;
-  if (!run && e.action === "inventory.sync.completed") run = (m.error_codes || []).length ? "partial" : "success";
-  if (run) return badge(run);
-  const ok = e.status === "success";
-  return h("span", { class: `badge t-${ok ? "ok" : "bad"}`, dataset: { status: e.status } },
-    h("span", { "aria-hidden": "true" }, ok ? "✓ " : "✕ "), ok ? "Done" : e.status);
+  const outcome = e.outcome || e.status;
+  if (["success", "partial", "failed", "skipped", "aborted", "running"].includes(outcome) && e.action.startsWith("inventory.sync.")
+      && e.action !== "inventory.sync.dispatched") return badge(outcome);
+  const ok = outcome === "success";
+  return h("span", { class: `badge t-${ok ? "ok" : "bad"}`, dataset: { status: outcome } },
+    h("span", { "aria-hidden": "true" }, ok ? "✓ " : "✕ "), ok ? "Done" : outcome);
 }
 
 const KEY_FIELDS = ["run_id", "inventory_sync_run_id", "bulk_operation_run_id", "changes", "error_codes", "role", "policy_types"];
@@ -346,7 +373,7 @@ export async function auditPage(ctx, tenantId) {
   more.addEventListener("click", () => load().catch(ctx.problem));
   await load();
   return [...header(tenant, "audit", `Audit trail — ${tenant.name}`),
-    exportButtons(ctx, `/tenants/${tenant.id}/audit-logs/export`, `audit-${tenant.id}`, ""),
+    exportButtons(ctx, `/tenants/${tenant.id}/exports/audit-logs`, `audit-${tenant.id}`, ""),
     h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Audit trail" },
       h("table", { class: "cards" }, h("caption", {}, "Who did what, newest first"),
       h("thead", {}, h("tr", {}, ["When", "Actor", "Action", "Resource", "Outcome", "Details"].map((t) => h("th", { scope: "col" }, t)))),

@@ -52,7 +52,7 @@ function counters(run) {
     field("Policy types", `${p.types_done ?? "—"} / ${p.types_total ?? "—"} read`),
     field("Items seen", String(run.items_observed_count)), field("Items written", String(run.items_upserted_count)),
     field("Changes", KINDS.map((k) => `${c[k] || 0} ${k}`).join(" · ")),
-    field("Read mode", run.read_mode || "—"));
+    run.read_mode ? field("Read mode", run.read_mode) : null);
 }
 
 export async function runPage(ctx, tenantId, runId, params) {
@@ -110,5 +110,5 @@ export async function runPage(ctx, tenantId, runId, params) {
     counters(run), errorsSection(ctx, tenant, run),
     h("section", { "aria-labelledby": "changes-title" },
       h("h2", { id: "changes-title" }, "What changed"), filter,
-      exportButtons(ctx, `${base}/export`, `run-${run.id}-changes`, query), list, more)];
+      exportButtons(ctx, `/tenants/${tenant.id}/exports/inventory-syncs/${run.id}/changes`, `run-${run.id}-changes`, query), list, more)];
 }

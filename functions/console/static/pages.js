@@ -7,10 +7,11 @@ import { badge, nextStep, typeErrors } from "./status.js";
 
 const enc = encodeURIComponent;
 
-// The Intune admin center's name of a policy type (GET /policy-types `display_name`), else its key
+// The Intune admin center's name of a policy type (GET /policy-types `display_name`), else its key; its hyphens
+// do not break ("(user‑initiated)" stays one word on its line)
 export function typeName(ctx, key) {
   const t = ctx.types && ctx.types.get(key);
-  return (t && t.display_name) || key;
+  return ((t && t.display_name) || key).replace(/-/g, "\u2011");
 }
 
 function tenantNav(tenant, current) {
@@ -102,7 +103,7 @@ function categoryTypes(registry) {
 
 function categoryName(ctx, key) {
   const c = (ctx.registry?.category_details || []).find((d) => d.key === key);
-  return (c && c.display_name) || key;
+  return ((c && c.display_name) || key).replace(/-/g, "\u2011");
 }
 
 async function syncForm(ctx, tenant) {

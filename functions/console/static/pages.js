@@ -298,7 +298,8 @@ export async function itemPage(ctx, tenantId, itemId) {
   const [item, history] = await Promise.all([ctx.api.get(`/tenants/${tenant.id}/inventory-items/${itemId}`),
     ctx.api.get(`/tenants/${tenant.id}/inventory-items/${itemId}/history?limit=20`)]);
   const field = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "—")];
-  const entries = history.items.map((c, i) => h("details", { class: "history-entry", open: i === 0 && c.change === "changed",
+  const newest = history.items.find((c) => c.change === "changed");
+  const entries = history.items.map((c) => h("details", { class: "history-entry", open: c === newest,
     dataset: { change: c.change, run: c.inventory_sync_run_id } },
     h("summary", {}, kindBadge(c.change), " · ", when(c.recorded_at, true), ` · run ${c.inventory_sync_run_id}`),
     h("p", { class: "in-run" }, h("a", { href: `#/tenants/${tenant.id}/runs/${c.inventory_sync_run_id}` },

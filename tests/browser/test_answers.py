@@ -131,8 +131,10 @@ def test_the_changed_setting_shows_old_to_new_on_its_run_page_and_in_the_item_hi
     # the change set filtered by kind: the one changed item only
     driver.find_element("css selector", "#change-kind option[value=changed]").click()
     driver.find_element("css selector", "form.search button[type=submit]").click()
-    wait(lambda: "change=changed" in driver.current_url, 10, "the filtered change set")
-    wait(lambda: len(driver.find_elements("css selector", "article.change")) == 1, 30, "one change")
+    wait(lambda: "change=changed" in (driver.find_element("tag name", "main").get_attribute("data-route") or ""), 30,
+         "the filtered change set drawn")
+    assert [a.get_attribute("data-change") for a in driver.find_elements("css selector", "article.change")] == [
+        "changed"]
     assert driver.execute_script("return window.scrollY") == 0
 
     driver.find_element("css selector", "article.change h3 a").click()

@@ -74,8 +74,10 @@ async function start() {
   };
   ctx.widget = new Widget(document.getElementById("widget"), api, () => tenants, showProblem);
 
+  let routing = 0; // the latest navigation: a page still loading when another starts is dropped
   async function route(event) {
     if (location.hash && !location.hash.startsWith("#/")) return; // an in-page anchor, not a page
+    const current = ++routing;
     listeners.abort();
     listeners = new AbortController();
     alertBox.hidden = true;
@@ -96,7 +98,9 @@ async function start() {
       showProblem(err);
       view = [h("h1", {}, "This page could not be shown"), h("p", {}, h("a", { href: "#/" }, "Back to your tenants"))];
     }
+    if (current !== routing) return;
     replace(main, view);
+    main.dataset.route = location.hash || "#/";
     document.title = `${main.querySelector("h1")?.textContent || "Console"} — Inventory Sync`;
     if (event) {
       window.scrollTo(0, 0); // a new page opens at its top

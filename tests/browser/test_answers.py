@@ -181,7 +181,7 @@ def test_every_page_reads_without_sideways_scroll_or_broken_words_and_axe_finds_
         driver, console: Console, pixels: int) -> None:
     run_id, change = changed_run(console)
     width(driver, pixels)
-    problems = []
+    problems: list[tuple[str, str, object]] = []
     for template in PAGES:
         route = template.format(t=console.tenant_id, run=run_id, item=change["inventory_item_id"])
         open_page(driver, console, route)

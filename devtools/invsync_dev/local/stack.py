@@ -32,8 +32,9 @@ RUN_VISIBILITY_SECONDS = 300  # > a local sync; the template uses 6 x the functi
 
 # `invsync local up --demo-data`: two more tenants beside the demo one, so the console's overview shows tenants
 # in different states (graph tenant, name, what their Graph app may not read, the secret the service holds)
-SEED_TENANTS = (
-    ("fabrikam-demo.onmicrosoft.com", "Fabrikam (demo, a permission missing)", {"mobileApp"}, "local-demo-client-secret"),
+SEED_TENANTS: tuple[tuple[str, str, set[str], str], ...] = (
+    ("fabrikam-demo.onmicrosoft.com", "Fabrikam (demo, a permission missing)", {"mobileApp"},
+     "local-demo-client-secret"),
     ("northwind-demo.onmicrosoft.com", "Northwind (demo, secret expired)", set(), "an-expired-client-secret"),
 )
 SEED_CHANGED = ("settingsCatalogPolicy", 1)  # the demo tenant's setting that changes between its two syncs

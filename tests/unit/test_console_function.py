@@ -119,3 +119,11 @@ def test_an_unexpected_error_is_a_problem_document_with_the_headers(console, mon
     assert json.loads(answer["body"]) == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
                                           "detail": "internal error"}
     assert "boom" not in answer["body"] and "RuntimeError" in capsys.readouterr().err  # logged, not answered
+
+
+def test_axe_core_is_vendored_from_its_registry_package_with_its_licence_for_the_tests_only() -> None:
+    vendor = ROOT / "tests" / "browser" / "vendor"
+    assert re.match(r"/\*! axe v\d+\.\d+\.\d+", (vendor / "axe.min.js").read_text())
+    assert "Mozilla Public License" in (vendor / "axe-core.LICENSE.txt").read_text()
+    assert "axe-core@" in (ROOT / "Makefile").read_text()  # how to refresh it
+    assert not list(STATIC.rglob("axe*"))  # the tests inject it; the console never serves it

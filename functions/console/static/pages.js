@@ -74,7 +74,7 @@ function runRow(tenant, run) {
   const c = run.changes || {};
   const errors = typeErrors(run);
   return h("tr", { dataset: { run: run.id, status: run.status } },
-    cell("th", "Run", {}, h("a", { href: `#/tenants/${tenant.id}/runs/${run.id}` }, `Run ${run.id}`)),
+    cell("th", "Run", {}, h("a", { class: "nowrap", href: `#/tenants/${tenant.id}/runs/${run.id}` }, `Run ${run.id}`)),
     cell("td", "Outcome", {}, badge(run.status)), cell("td", "Trigger", {}, run.trigger || "—"),
     cell("td", "Started", {}, when(run.started_at, true)), cell("td", "Took", {}, duration(run.started_at, run.finished_at)),
     cell("td", "Types", { class: "num" }, `${p.types_done ?? "—"} / ${p.types_total ?? "—"}`),
@@ -127,7 +127,8 @@ async function syncForm(ctx, tenant) {
     h("h2", { id: "sync-title" }, "Sync now"),
     h("fieldset", {}, h("legend", {}, "What to read from Microsoft Graph"),
       h("label", { class: "check" }, h("input", { type: "radio", name: "scope", value: "full", checked: true }),
-        ` Full inventory (every enabled policy type: ${enabled.size})`),
+        ` Full inventory (every enabled policy type: ${[...enabled.values()].filter((t) => !t.foundation).length}, and`
+        + ` ${[...enabled.values()].filter((t) => t.foundation).length} foundations)`),
       h("label", { class: "check" }, h("input", { type: "radio", name: "scope", value: "chosen" }),
         " Chosen categories or policy types")),
     choose,
@@ -153,7 +154,10 @@ async function syncForm(ctx, tenant) {
     try {
       const answer = await ctx.api.post(`/tenants/${tenant.id}/inventory-syncs`, body);
       const op = answer.bulk_operation_run;
+      // the selection lists the chosen types; the run also reads the foundations they rely on, and its progress
+      // counts both
       result.textContent = `Dispatched: bulk operation ${op.id}, ${answer.selection.policy_types.length} policy types`
+        + (answer.selection.include_foundations ? " plus the foundations they rely on (progress counts both)" : "")
         + (answer.ignored_policy_types.length ? ` (ignored, disabled here: ${answer.ignored_policy_types.join(", ")})` : "")
         + ". Progress is shown under Background work.";
       ctx.widget.kick(op.id);

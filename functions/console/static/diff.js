@@ -1,6 +1,7 @@
 // A change record in words: each JSON Patch operation as "where: old → new". The earlier value comes from the
-// RFC 6902 `test` operation recorded before a replace or remove (or the record's previous values); records
-// made before old values were kept say so. Settings-catalog paths are named by the setting they lie in.
+// RFC 6902 `test` operation recorded before a replace or remove; records made before old values were kept say
+// so. A path inside a named setting is named by it: the operation's `setting` (the name the payload gave it when
+// the change was recorded), else the setting definition found along the path in the current payload.
 import { h } from "./dom.js";
 
 const KIND = {
@@ -34,7 +35,7 @@ function definitionNames(payload) {
 const STRUCTURAL = /^(settingInstance|children|groupSettingCollectionValue|choiceSettingValue|simpleSettingValue|simpleSettingCollectionValue|choiceSettingCollectionValue|groupSettingValue|value|valueJson|settingValueTemplateReference)$/;
 
 // Where a path points, in words: the setting it lies in (by name where the payload has one) and the field
-function where(path, payload, names) {
+function where(path, payload, names, hint) {
   const parts = tokens(path);
   let node = payload;
   let setting = null;
@@ -50,6 +51,9 @@ function where(path, payload, names) {
   });
   if (node && typeof node === "object" && typeof node.settingDefinitionId === "string") {
     setting = node.settingDefinitionId; settingDepth = parts.length;
+  }
+  if (hint && hint !== setting) { // the record names the setting (`setting` of the operation): the payload may have moved on
+    setting = hint; settingDepth = parts.length;
   }
   if (setting) {
     const rest = parts.slice(settingDepth).filter((p) => !/^[0-9]+$/.test(p) && !STRUCTURAL.test(p));
@@ -70,14 +74,10 @@ function shown(value, setting) {
   return text.length > 160 ? `${text.slice(0, 157)}…` : text;
 }
 
-// The earlier value of each path: from `test` operations, or a record's previous values where it has them
+// The earlier value of each path: the `test` operation recorded before its replace or remove
 function earlier(change) {
   const old = new Map();
   for (const op of change.diff || []) if (op.op === "test") old.set(op.path, op.value);
-  const previous = change.previous_values || change.old_values || null;
-  if (previous && typeof previous === "object" && !Array.isArray(previous)) {
-    for (const [path, value] of Object.entries(previous)) if (!old.has(path)) old.set(path, value);
-  }
   return old;
 }
 
@@ -86,7 +86,7 @@ export function describe(change, payload) {
   const names = definitionNames(payload);
   const old = earlier(change);
   return (change.diff || []).filter((op) => op.op !== "test").map((op) => {
-    const place = where(op.path, payload, names);
+    const place = where(op.path, payload, names, op.setting);
     const known = old.has(op.path);
     return { where: place.text, op: op.op, oldKnown: known, old: known ? shown(old.get(op.path), place.setting) : "",
              new: shown(op.value, place.setting), from: op.from };

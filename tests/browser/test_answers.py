@@ -193,6 +193,19 @@ def test_every_page_reads_without_sideways_scroll_or_broken_words_and_axe_finds_
             problems.append((route, "words broken across lines", words[:10]))
         if violations := axe_violations(driver):
             problems.append((route, "axe", violations))
+    if pixels == WIDE:  # dark mode (prefers-color-scheme): the same checks of colour contrast on two pages
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme",
+                                                                             "value": "dark"}]})
+        try:
+            for route in ("#/", f"#/tenants/{console.tenant_id}/runs/{run_id}"):
+                open_page(driver, console, route)
+                dark = driver.execute_script("return getComputedStyle(document.documentElement).backgroundColor")
+                if dark != "rgb(22, 22, 26)":
+                    problems.append((route, "not dark", dark))
+                if violations := axe_violations(driver):
+                    problems.append((route + " (dark)", "axe", violations))
+        finally:
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     assert not problems, "\n".join(json.dumps(p, ensure_ascii=False) for p in problems)
 
 

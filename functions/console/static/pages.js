@@ -94,6 +94,11 @@ async function runsTable(ctx, tenant) {
 
 // A category in the picker syncs every type whose items the inventory lists under it (GET /policy-types
 // `category_details`), so it syncs what the inventory shows there
+/** An item's name; an object Graph gives no name (a branding profile without `profileName`) by its Graph id. */
+function itemName(item) {
+  return item.display_name || ["Unnamed ", h("code", {}, item.external_id)];
+}
+
 function categoryTypes(registry) {
   const byCategory = new Map(registry.categories.map((c) => [c, new Set()]));
   for (const t of registry.policy_types) byCategory.get(t.category)?.add(t.key);
@@ -260,7 +265,7 @@ export async function inventoryPage(ctx, tenantId, params) {
     const page = await ctx.api.get(`/tenants/${tenant.id}/inventory-items?${query}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
     for (const item of page.items) {
       body.push(h("tr", { dataset: { deleted: item.deleted_at ? "true" : "false" } },
-        cell("th", "Name", {}, h("a", { href: `#/tenants/${tenant.id}/items/${item.id}` }, item.display_name || item.external_id)),
+        cell("th", "Name", {}, h("a", { href: `#/tenants/${tenant.id}/items/${item.id}` }, itemName(item))),
         cell("td", "Type", {}, typeName(ctx, item.policy_type)), cell("td", "Category", {}, item.category ? categoryName(ctx, item.category) : "—"),
         cell("td", "Platform", {}, item.platform || "—"), cell("td", "Assigned", {}, item.assigned ? "yes" : "no"),
         cell("td", "Last seen", {}, when(item.last_seen_at)),

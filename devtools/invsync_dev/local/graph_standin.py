@@ -424,6 +424,15 @@ class GraphStandIn:
     def settings_count(index: int) -> int:
         return 3 + (index * 11) % 60  # some policies have more than one page (25) of settings
 
+    # Sizes of an administrative template's sub-collections (graph_scale's generated tenants override these).
+    @staticmethod
+    def definition_value_count(index: int) -> int:
+        return 1 + index % 4
+
+    @staticmethod
+    def presentation_value_count(index: int, n: int) -> int:
+        return 1 + n % 2
+
     def setting(self, ptype: PolicyType, policy_index: int, n: int, revision: int = 1) -> dict[str, Any]:
         if ptype.key == "compliancePolicy":
             return graph_fixtures.linux_compliance_setting(policy_index, n, revision if n == 0 else 1)
@@ -443,7 +452,7 @@ class GraphStandIn:
                     for n in range(INTENT_SETTINGS + index % 3)]
         if ptype.key != "groupPolicyConfiguration" or not path or path[0] != "definitionValues":
             return None
-        values = [graph_fixtures.definition_value(index, n) for n in range(1 + index % 4)]
+        values = [graph_fixtures.definition_value(index, n) for n in range(self.definition_value_count(index))]
         for value in values:
             value["lastModifiedDateTime"] = f"2026-11-{1 + noise % 27:02d}T10:00:00Z"
         if path == ["definitionValues"]:
@@ -452,7 +461,7 @@ class GraphStandIn:
             for n, value in enumerate(values):
                 if value["id"] == path[1]:
                     return [graph_fixtures.presentation_value(value["id"], p, revision if n == 0 else 1)
-                            for p in range(1 + n % 2)]
+                            for p in range(self.presentation_value_count(index, n))]
             return None
         return None
 
@@ -493,6 +502,10 @@ def _revised(value: Any, revision: int) -> Any:
             if isinstance(v, int | str) and not isinstance(v, bool) and k != "@odata.type":
                 changed[k] = v + revision - 1 if isinstance(v, int) else f"{v} (rev {revision})"
                 break
+        else:  # only switches (iOS apps' applicableDeviceType): the first one flips
+            flag = next((k for k, v in changed.items() if isinstance(v, bool)), None)
+            if flag is not None:
+                changed[flag] = _revised(changed[flag], revision)
         return changed
     return f"rev {revision}"
 

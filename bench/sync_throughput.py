@@ -73,17 +73,21 @@ def child(url: str, graph_url: str, gid: str, n: int) -> None:
                         threading.Event())
     units = [BY_KEY[k] for k in KEYS]
     holder: dict[str, Any] = {}
+    cpu = time.process_time()
     elapsed = timed(lambda: holder.setdefault("r", engine.run(run_id, tenant_id, units, True)))
+    cpu = time.process_time() - cpu
     totals = holder["r"].totals()
     assert totals["observed"] == n, totals
-    print(json.dumps({"n": n, "seconds": elapsed, "items_per_s": n / elapsed, "rss_baseline_mb": baseline,
+    print(json.dumps({"n": n, "seconds": elapsed, "items_per_s": n / elapsed, "cpu_us_per_item": cpu / n * 1e6,
+                      "rss_baseline_mb": baseline,
                       "rss_peak_mb": _rss_mb(), "rss_growth_mb": _rss_mb() - baseline}))
 
 
 def stages_child(url: str, graph_url: str, gid: str, n: int) -> None:
     """Each stage of the pipeline alone, in this (fresh) process, on the same tenant the whole sync reads:
     Graph pages fetched and decoded (8 workers, as the engine); records built and hashed; rows written
-    with their links (the engine's batches). Prints JSON."""
+    with their links (the engine's batches). Each stage's CPU time is this process's (all its threads; the
+    stand-in's and PostgreSQL's are their own processes'). Prints JSON."""
     from concurrent.futures import ThreadPoolExecutor
 
     from inventory_sync.adapters.graph.client import GraphClient
@@ -102,9 +106,13 @@ def stages_child(url: str, graph_url: str, gid: str, n: int) -> None:
             for unit, pages in zip(units, pool.map(lambda u: list(read_pages(client, u, True)), units), strict=True):
                 fetched[unit.key] = [item for page in pages for item in page]
 
+    cpu = {"fetch": time.process_time()}
     t_fetch = timed(fetch)
+    cpu["fetch"] = time.process_time() - cpu["fetch"]
     records: list = []
+    cpu["build"] = time.process_time()
     t_build = timed(lambda: records.extend(to_record(u, item, True) for u in units for item in fetched[u.key]))
+    cpu["build"] = time.process_time() - cpu["build"]
     fetched.clear()
     tenant_id, run_id = _tenant_and_run(url, f"stages-{gid}")
     db = Database(url, application_name="bench-stages")
@@ -115,10 +123,13 @@ def stages_child(url: str, graph_url: str, gid: str, n: int) -> None:
             with db.transaction() as conn:
                 item_writer.write(conn, tenant_id, run_id, records[start:start + batch])
 
+    cpu["write"] = time.process_time()
     t_write = timed(write)
+    cpu["write"] = time.process_time() - cpu["write"]
     db.close()
     assert len(records) == n, len(records)
     print(json.dumps({"n": n, "fetch_s": t_fetch, "build_s": t_build, "write_s": t_write,
+                      "cpu_us_per_item": {k: v / n * 1e6 for k, v in cpu.items()},
                       "links": sum(len(r.links) for r in records)}))
 
 
@@ -140,12 +151,11 @@ def end_to_end(url: str, sizes: list[int]) -> list[dict[str, Any]]:
                                   gid, str(n)], capture_output=True, text=True, check=True)
             stages = json.loads(out.stdout.strip().splitlines()[-1])
             rates = {"fetch": n / stages["fetch_s"], "build": n / stages["build_s"], "write": n / stages["write_s"]}
-            slowest = min(rates, key=rates.__getitem__)
-            result["stages"] = {**stages, "items_per_s": rates, "slowest": slowest,
-                                "whole_vs_slowest": result["items_per_s"] / rates[slowest]}
-            print(f"  stages alone: fetch {rates['fetch']:.0f}/s, build {rates['build']:.0f}/s, write with links "
-                  f"{rates['write']:.0f}/s; the whole is {100 * result['stages']['whole_vs_slowest']:.0f}% of the "
-                  f"slowest ({slowest})")
+            result["stages"] = {**stages, "items_per_s": rates}
+            us = stages["cpu_us_per_item"]
+            print(f"  stages alone, CPU per item: fetch + decode {us['fetch']:.0f} µs, build + hash "
+                  f"{us['build']:.0f} µs, write with links {us['write']:.0f} µs (sum {sum(us.values()):.0f} µs); "
+                  f"the whole sync {result['cpu_us_per_item']:.0f} µs")
             results.append(result)
     finally:
         standin.stop()

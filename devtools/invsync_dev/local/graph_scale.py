@@ -73,6 +73,8 @@ class ScaleStandIn(GraphStandIn):
                 # requests per object for its settings: what "a policy's settings in one request" is checked by
                 if path.endswith("/settings"):
                     standin._bump(f"settings_requests:{path.rsplit('/', 2)[-2]}")
+                if in_batch:  # round trips = requests - batched + batches
+                    standin._bump("batched_requests")
                 return super()._get(tenant, path, query, in_batch)
 
         self._server.RequestHandlerClass = Handler
@@ -146,6 +148,7 @@ class ScaleStandIn(GraphStandIn):
 
 def main() -> None:  # pragma: no cover - benchmarks run it as a process of its own
     import argparse
+    import json
 
     parser = argparse.ArgumentParser(description="Graph stand-in with generated tenants, warmed before it serves")
     parser.add_argument("--port", type=int, default=0)
@@ -153,9 +156,10 @@ def main() -> None:  # pragma: no cover - benchmarks run it as a process of its 
     parser.add_argument("--tenants", type=int, default=1, help="tenants scale-0.example … scale-{N-1}.example")
     parser.add_argument("--objects", type=int, default=400, help="objects per tenant (about)")
     parser.add_argument("--prefix", default="scale")
+    parser.add_argument("--counts", help="per-type counts as JSON, instead of the generated mix")
     args = parser.parse_args()
     standin = ScaleStandIn(port=args.port, latency_ms=args.latency_ms)
-    counts = tenant_counts(args.objects)
+    counts = json.loads(args.counts) if args.counts else tenant_counts(args.objects)
     made = 0
     for n in range(args.tenants):
         gid = f"{args.prefix}-{n}.example"

@@ -237,6 +237,7 @@ def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, st
     db = Database(url, application_name="bench-scale-dispatch")
     queue = _Collected()
     DispatchService(db, queue, filter_runtime()).dispatch_scheduled(full_inventory(filter_runtime()), "bench-scale")
+    db.close()  # the pass counts the workers' connections only
     ctx = mp.get_context("spawn")
     inbox, outbox = ctx.Queue(), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(url, standin.base_url, env, inbox, outbox)) for _ in range(workers)]
@@ -264,6 +265,7 @@ def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, st
     after, cpu_after = standin.stats(), standin.cpu_seconds()
     for proc in procs:
         proc.join()
+    db = Database(url, application_name="bench-scale-finalize")
     finalizer = FinalizeService(db, 60_000, 3_600)
     for r in runs:
         finalizer.finalize(FinalizeMessage.model_validate(r["finalize"]))

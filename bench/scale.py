@@ -222,7 +222,7 @@ def round_trips(stats: dict[str, int]) -> int:
 
 
 def _throttled(stats: dict[str, int]) -> int:
-    return sum(v for k, v in stats.items() if k in ("fault_429", "throttled", "throttled_429", "window_429"))
+    return sum(v for k, v in stats.items() if k in ("fault_429", "window_refused"))
 
 
 def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, str]) -> Pass:
@@ -365,15 +365,16 @@ def plan(per_tenant: dict[str, Any], peak_connections_per_worker: float) -> dict
         "PostgreSQL connections": (connections, p["rds_max_connections"]),
         "Lambda concurrency (account)": (workers + 10 + 6, p["lambda_account_concurrency"]),
         "Graph requests per 10 s, all tenants (per app)": (round(graph_peak_per_10s), p["graph_global_per_10s"]),
-        "workers when every tenant reads in full": (workers_all_full, p["lambda_account_concurrency"]),
     }
-    first = max(limits, key=lambda k: limits[k][0] / limits[k][1])
+    # every need grows with the tenant count: the tenants at which each limit is reached
+    at = {k: int(p["tenants"] * limit / need) for k, (need, limit) in limits.items() if need}
+    first = min(at, key=at.__getitem__)
     return {"assumptions": {**p, "prices": price, "full_read_interval_hours": FULL_READ_INTERVAL_HOURS},
             "run_s_mix": run_s, "requests_per_run_mix": requests, "workers": workers,
             "workers_all_full": workers_all_full, "max_concurrency": workers, "connections": connections,
             "runs_per_month": runs_month, "lambda_usd_month": lambda_cost, "sqs_usd_month": sqs_cost,
             "secrets_usd_month": secrets_cost, "limits": {k: list(v) for k, v in limits.items()},
-            "breaks_first": first}
+            "tenants_at_limit": at, "breaks_first": first, "breaks_at_tenants": at[first]}
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -426,7 +427,9 @@ def _print_fleet(r: dict[str, Any]) -> None:
 
 def _print_plan(p: dict[str, Any]) -> None:
     print(f"plan, 10,000 tenants hourly: {p['workers']} workers (run_sync MaximumConcurrency), {p['connections']} "
-          f"PostgreSQL connections, Lambda ${p['lambda_usd_month']:.0f}/month; breaks first: {p['breaks_first']}")
+          f"PostgreSQL connections, Lambda ${p['lambda_usd_month']:.0f}/month, Secrets Manager "
+          f"${p['secrets_usd_month']:.0f}/month; breaks first: {p['breaks_first']} at ~{p['breaks_at_tenants']:,} "
+          "tenants")
 
 
 if __name__ == "__main__":
@@ -520,17 +523,19 @@ def report(results: dict[str, Any], cold: dict[str, Any] | None = None) -> list[
               f"From the {fleets[-1].split('_')[1]}-worker run above: a run takes {p['run_s_mix']:.1f} s on average "
               f"when one run in {a['full_read_interval_hours']} reads in full (`FULL_READ_INTERVAL_HOURS`) and the "
               f"rest incrementally, and sends {p['requests_per_run_mix']:.0f} Graph requests.", "",
-              "| | needs | limit | share |", "|---|---|---|---|",
+              "| | needs | limit | share | reached at |", "|---|---|---|---|---|",
               f"| run_sync workers (`RunSyncMaximumConcurrency`) to finish the hour's {a['tenants']:,} runs within "
-              f"{a['finish_within_minutes']} min | **{p['workers']}** | | |"]
+              f"{a['finish_within_minutes']} min | **{p['workers']}** | | | |"]
     for name, (need, limit) in p["limits"].items():
-        lines.append(f"| {name} | {need:,} | {limit:,} | {100 * need / limit:.0f}% |")
+        lines.append(f"| {name} | {need:,} | {limit:,} | {100 * need / limit:.0f}% | "
+                     f"{p['tenants_at_limit'][name]:,} tenants |")
     lines += [f"| Lambda per month (run_sync at {a['run_sync_memory_gb']:g} GB + finalize) | "
-              f"**${p['lambda_usd_month']:,.0f}** | | |",
-              f"| SQS per month ({a['sqs_requests_per_run']} requests a run) | ${p['sqs_usd_month']:,.0f} | | |",
+              f"**${p['lambda_usd_month']:,.0f}** | | | |",
+              f"| SQS per month ({a['sqs_requests_per_run']} requests a run) | ${p['sqs_usd_month']:,.0f} | | | |",
               f"| Secrets Manager per month ({a['tenants']:,} tenant secrets, one read a run) | "
-              f"${p['secrets_usd_month']:,.0f} | | |", "",
-              f"What breaks first: **{p['breaks_first']}**. Assumptions: {p['runs_per_month']:,.0f} runs a month "
+              f"${p['secrets_usd_month']:,.0f} | | | |", "",
+              f"What breaks first: **{p['breaks_first']}**, at about {p['breaks_at_tenants']:,} tenants. "
+              f"Assumptions: {p['runs_per_month']:,.0f} runs a month "
               f"({a['days_per_month']} days); run time as measured here at {results['latency_ms']} ms per round trip "
               f"on a loaded 2-core machine (in Lambda each worker has its own vCPU share); PostgreSQL connections = "
               f"the measured peak per worker × workers + {a['other_connections']} for dispatch, finalize and "
@@ -538,7 +543,7 @@ def report(results: dict[str, Any], cold: dict[str, Any] | None = None) -> list[
               f"({a['rds_max_connections']}); Lambda's regional concurrency quota {a['lambda_account_concurrency']:,} "
               f"(default); Microsoft Graph's per-app limit of {a['graph_global_per_10s']:,} requests per 10 s across "
               f"all tenants; prices: us-east-1 on-demand list prices, x86_64, no free tier (Lambda "
-              f"${a['prices']['lambda_gb_second']}/GB-s and $0.20 per million requests; SQS $0.40 per million; "
+              f"${a['prices']['lambda_gb_second']:.10f}/GB-s and $0.20 per million requests; SQS $0.40 per million; "
               f"Secrets Manager $0.40 per secret-month and $0.05 per 10,000 calls). The first hour after deployment "
               f"reads every tenant in full: {p['workers_all_full']} workers would finish it in "
               f"{a['finish_within_minutes']} min; with fewer, it spills into the next hour and the schedule skips "

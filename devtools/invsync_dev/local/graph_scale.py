@@ -85,9 +85,11 @@ class ScaleStandIn(GraphStandIn):
 
     @staticmethod
     def _state(tenant: StandInTenant, key: str, index: int) -> tuple[Any, ...]:
-        """Everything an object's generated content depends on besides its tenant, type and index."""
-        return (tenant.versions.get((key, index), 1), tenant.assignment_versions.get((key, index), 1), tenant.noise,
-                tenant.total("policySet"))
+        """Everything an object's generated content depends on besides its tenant, type and index: every
+        per-object revision the tenant keeps (configuration, assignments, what is below it), the noise, and the
+        tenant's membership (policy sets point at other objects)."""
+        revisions = tuple(v.get((key, index)) for v in vars(tenant).values() if isinstance(v, dict))
+        return (*revisions, tenant.noise, len(tenant.removed), tuple(sorted(tenant.extra.items())))
 
     def item(self, tenant: StandInTenant, ptype: PolicyType, index: int, expand: bool,
              detail: bool = True) -> dict[str, Any]:

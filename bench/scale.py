@@ -39,6 +39,7 @@ import psycopg
 from bench.harness import fresh_database, postgres
 
 LATENCY_MS = 250
+WINDOW = ("--window-limit", "1000")  # Intune's documented limit: 1,000 requests per 20 s per app per tenant
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
 POLICY_OF_150 = 72  # graph_scale.settings_count(72) == 150
 FULL_READ_INTERVAL_HOURS = 24  # DESIGN default: one full read a day, incremental otherwise
@@ -225,6 +226,19 @@ def _throttled(stats: dict[str, int]) -> int:
     return sum(v for k, v in stats.items() if k in ("fault_429", "window_refused"))
 
 
+def _take(outbox: Any, procs: list[Any]) -> Any:
+    """The next message from the workers; fails when one of them died instead of waiting for ever."""
+    import queue
+
+    while True:
+        try:
+            return outbox.get(timeout=1)
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"a worker process died (exit codes {dead}); see its traceback above") from None
+
+
 def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, str]) -> Pass:
     """Dispatch every scheduled tenant (set-based), sync them with `workers` processes, finalize every run."""
     from inventory_sync.db.connection import Database
@@ -244,7 +258,7 @@ def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, st
     for proc in procs:
         proc.start()
     for _ in procs:  # warm execution environments: their cold starts are measured apart (bench.cold_start)
-        assert outbox.get() == "ready"
+        assert _take(outbox, procs) == "ready"
     before, cpu_before = standin.stats(), standin.cpu_seconds()
     sampler = _ConnectionPeak(url)
     sampler.start()
@@ -255,7 +269,7 @@ def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, st
         inbox.put(None)
     runs, done = [], 0
     while done < workers:
-        got = outbox.get()
+        got = _take(outbox, procs)
         if got is None:
             done += 1
         else:
@@ -289,7 +303,8 @@ def _tenants(url: str, standin: StandInProcess) -> None:
 
 
 def fleet(server: Any, name: str, tenants: int, objects: int, workers: int, env: dict[str, str],
-          changed: float = 0.02, latency_ms: int = LATENCY_MS, standin_args: Sequence[str] = ()) -> dict[str, Any]:
+          changed: float = 0.02, latency_ms: int = LATENCY_MS, standin_args: Sequence[str] = WINDOW
+          ) -> dict[str, Any]:
     """N tenants by K workers: a full pass, then `changed` of every tenant's objects changed and another pass."""
     from invsync_dev.local.graph_scale import tenant_counts
 

@@ -121,18 +121,15 @@ class ScaleStandIn(GraphStandIn):
         return None if found is None else list(found)
 
     def warm(self, graph_tenant_id: str) -> int:
-        """Generate every object of a tenant as its list pages and sub-collections will serve them, and index
-        its ids (the handler looks an object up by id). Returns the objects generated."""
+        """Generate every object of a tenant as its list pages and sub-collections will serve them. Returns the
+        objects generated."""
         from inventory_sync.domain.registry import BY_KEY, Assignments
 
         tenant = self.tenants[graph_tenant_id]
-        ids = self.__dict__.setdefault("_id_cache", {})
         made = 0
         for key in list(tenant.counts):
             ptype = BY_KEY[key]
             for index in range(tenant.total(key)):
-                item_id = self.item_id(graph_tenant_id, key, index)
-                ids[(graph_tenant_id, key, item_id)] = index if tenant.exists(key, index) else None
                 self.item(tenant, ptype, index, expand=ptype.assignments is Assignments.EXPAND, detail=False)
                 self.item(tenant, ptype, index, expand=False)
                 if key == "groupPolicyConfiguration":
@@ -159,8 +156,11 @@ def main() -> None:  # pragma: no cover - benchmarks run it as a process of its 
     parser.add_argument("--objects", type=int, default=400, help="objects per tenant (about)")
     parser.add_argument("--prefix", default="scale")
     parser.add_argument("--counts", help="per-type counts as JSON, instead of the generated mix")
+    parser.add_argument("--batch-item-ms", type=float, default=None, help="per $batch sub-request (default latency/20)")
+    parser.add_argument("--window-limit", type=int, default=None, help="requests per tenant per 20 s (Intune: 1000)")
     args = parser.parse_args()
     standin = ScaleStandIn(port=args.port, latency_ms=args.latency_ms)
+    standin.batch_item_ms, standin.window_limit = args.batch_item_ms, args.window_limit
     counts = json.loads(args.counts) if args.counts else tenant_counts(args.objects)
     made = 0
     for n in range(args.tenants):

@@ -395,7 +395,7 @@ def plan(per_tenant: dict[str, Any], peak_connections_per_worker: float) -> dict
 def run(quick: bool = False) -> dict[str, Any]:
     env = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
            "POWERTOOLS_SERVICE_NAME": "bench"}
-    tenants, workers = (6, 3) if quick else (24, 4)
+    tenants, workers = (6, 3) if quick else (48, 4)
     results: dict[str, Any] = {"latency_ms": LATENCY_MS, "machine_cores": os.cpu_count()}
     with postgres() as server:
         for objects in ((400,) if quick else (400, 2000)):

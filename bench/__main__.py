@@ -261,6 +261,10 @@ def main() -> int:
         else:
             results[name] = previous[name]
             results["measured_at"].setdefault(name, "2026-11-29 07:51 UTC")  # the run before sections were dated
+    top = max((k for k in results["scale"] if k.startswith("fleet_")), key=lambda k: int(k.split("_")[1]))
+    fleet = results["scale"][top]
+    results["scale"]["plan"] = scale.plan(fleet, fleet["full"]["peak_connections"] / fleet["full"]["workers"],
+                                          results["fanout"])  # with this run's fan-out figures
     DOCS.mkdir(exist_ok=True)
     (DOCS / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, DOCS / "benchmarks.png")

@@ -57,6 +57,9 @@ PLAN = {
     "rds_max_connections": 410,  # a db.t4g.medium's default max_connections (4 GiB)
     "lambda_account_concurrency": 1000,  # the default regional quota
     "graph_global_per_10s": 130_000,  # Microsoft Graph's per-app limit across all tenants
+    "dispatch_timeout_s": 28,  # the template's dispatch Timeout: the schedule's fan-out runs in one invocation
+    "sqs_batch_call_s": 0.015,  # one SendMessageBatch (10 messages) in-region, assumed
+    "fanout_db_s_per_tenant": 1.9 / 10_000,  # the fan-out benchmark's database side (docs/benchmarks.md)
     "days_per_month": 30,
 }
 
@@ -355,9 +358,13 @@ def settings_requests_for(settings_by_id: dict[str, int], gid: str, index: int) 
     return settings_by_id.get(str(uuid.uuid5(NS, f"{gid}:settingsCatalogPolicy:{index}")), 0)
 
 
-def plan(per_tenant: dict[str, Any], peak_connections_per_worker: float) -> dict[str, Any]:
-    """What an hourly schedule of 10,000 tenants × ~400 objects needs, from one fleet measurement."""
-    p, price = PLAN, PRICES
+def plan(per_tenant: dict[str, Any], peak_connections_per_worker: float,
+         fanout: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an hourly schedule of 10,000 tenants × ~400 objects needs, from one fleet measurement (and the
+    fan-out benchmark's database side, when it ran)."""
+    p, price = dict(PLAN), PRICES
+    if fanout:
+        p["fanout_db_s_per_tenant"] = fanout["db_only"]["set_based_s"] / fanout["tenants"]
     share_full = 1 / FULL_READ_INTERVAL_HOURS
     run_s = share_full * per_tenant["full"]["run_wall_median_s"] + (1 - share_full) * per_tenant[
         "incremental"]["run_wall_median_s"]
@@ -376,13 +383,15 @@ def plan(per_tenant: dict[str, Any], peak_connections_per_worker: float) -> dict
     sqs_cost = runs_month * p["sqs_requests_per_run"] * price["sqs_request"]
     secrets_cost = runs_month * price["secrets_api_call"] + p["tenants"] * price["secret_month"]
     graph_peak_per_10s = workers * requests / run_s * 10
+    fanout_s = p["tenants"] * p["fanout_db_s_per_tenant"] + math.ceil(p["tenants"] / 10) * p["sqs_batch_call_s"]
     limits = {
+        "scheduled fan-out time in one dispatch invocation (s)": (round(fanout_s, 1), p["dispatch_timeout_s"]),
         "PostgreSQL connections": (connections, p["rds_max_connections"]),
         "Lambda concurrency (account)": (workers + 10 + 6, p["lambda_account_concurrency"]),
         "Graph requests per 10 s, all tenants (per app)": (round(graph_peak_per_10s), p["graph_global_per_10s"]),
     }
     # every need grows with the tenant count: the tenants at which each limit is reached
-    at = {k: int(p["tenants"] * limit / need) for k, (need, limit) in limits.items() if need}
+    at = {k: round(p["tenants"] * limit / need, -2) for k, (need, limit) in limits.items() if need}
     first = min(at, key=at.__getitem__)
     return {"assumptions": {**p, "prices": price, "full_read_interval_hours": FULL_READ_INTERVAL_HOURS},
             "run_s_mix": run_s, "requests_per_run_mix": requests, "workers": workers,
@@ -443,7 +452,7 @@ def _print_fleet(r: dict[str, Any]) -> None:
 def _print_plan(p: dict[str, Any]) -> None:
     print(f"plan, 10,000 tenants hourly: {p['workers']} workers (run_sync MaximumConcurrency), {p['connections']} "
           f"PostgreSQL connections, Lambda ${p['lambda_usd_month']:.0f}/month, Secrets Manager "
-          f"${p['secrets_usd_month']:.0f}/month; breaks first: {p['breaks_first']} at ~{p['breaks_at_tenants']:,} "
+          f"${p['secrets_usd_month']:.0f}/month; breaks first: {p['breaks_first']} at ~{p['breaks_at_tenants']:,.0f} "
           "tenants")
 
 
@@ -543,13 +552,13 @@ def report(results: dict[str, Any], cold: dict[str, Any] | None = None) -> list[
               f"{a['finish_within_minutes']} min | **{p['workers']}** | | | |"]
     for name, (need, limit) in p["limits"].items():
         lines.append(f"| {name} | {need:,} | {limit:,} | {100 * need / limit:.0f}% | "
-                     f"{p['tenants_at_limit'][name]:,} tenants |")
+                     f"{p['tenants_at_limit'][name]:,.0f} tenants |")
     lines += [f"| Lambda per month (run_sync at {a['run_sync_memory_gb']:g} GB + finalize) | "
               f"**${p['lambda_usd_month']:,.0f}** | | | |",
               f"| SQS per month ({a['sqs_requests_per_run']} requests a run) | ${p['sqs_usd_month']:,.0f} | | | |",
               f"| Secrets Manager per month ({a['tenants']:,} tenant secrets, one read a run) | "
               f"${p['secrets_usd_month']:,.0f} | | | |", "",
-              f"What breaks first: **{p['breaks_first']}**, at about {p['breaks_at_tenants']:,} tenants. "
+              f"What breaks first: **{p['breaks_first']}**, at about {p['breaks_at_tenants']:,.0f} tenants. "
               f"Assumptions: {p['runs_per_month']:,.0f} runs a month "
               f"({a['days_per_month']} days); run time as measured here at {results['latency_ms']} ms per round trip "
               f"on a loaded 2-core machine (in Lambda each worker has its own vCPU share); PostgreSQL connections = "
@@ -557,7 +566,10 @@ def report(results: dict[str, Any], cold: dict[str, Any] | None = None) -> list[
               f"migrate; the PostgreSQL limit is a db.t4g.medium's default `max_connections` "
               f"({a['rds_max_connections']}); Lambda's regional concurrency quota {a['lambda_account_concurrency']:,} "
               f"(default); Microsoft Graph's per-app limit of {a['graph_global_per_10s']:,} requests per 10 s across "
-              f"all tenants; prices: us-east-1 on-demand list prices, x86_64, no free tier (Lambda "
+              f"all tenants; the schedule's fan-out is one dispatch invocation (its timeout "
+              f"{a['dispatch_timeout_s']} s): the fan-out benchmark's database time per tenant plus one "
+              f"SendMessageBatch per 10 tenants at an assumed {1000 * a['sqs_batch_call_s']:.0f} ms; prices: "
+              f"us-east-1 on-demand list prices, x86_64, no free tier (Lambda "
               f"${a['prices']['lambda_gb_second']:.10f}/GB-s and $0.20 per million requests; SQS $0.40 per million; "
               f"Secrets Manager $0.40 per secret-month and $0.05 per 10,000 calls). The first hour after deployment "
               f"reads every tenant in full: {p['workers_all_full']} workers would finish it in "

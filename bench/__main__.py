@@ -236,13 +236,13 @@ def main() -> int:
     from bench import cold_start, dispatch_latency, fanout, graph_concurrency, scale, sync_throughput
 
     quick = "--quick" in sys.argv
-    sections = {
+    sections = {  # in the order they run (cold start first: it is short, and fails early if the layer does)
+        "cold": cold_start.run,
         "fanout": lambda: fanout.run(2_000 if quick else 10_000, 500 if quick else 2_000),
         "graph": graph_concurrency.run,
         "sync": lambda: sync_throughput.run((2_000, 10_000) if quick else (10_000, 100_000),
                                             10_000 if quick else 100_000),
         "scale": lambda: scale.run(quick),
-        "cold": cold_start.run,
         "dispatch": lambda: dispatch_latency.run(100 if quick else 500, 50),
     }
     only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else list(sections)
@@ -254,10 +254,12 @@ def main() -> int:
     started = time.monotonic()
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results: dict[str, Any] = {"measured_at": previous.get("measured_at", {})}
+    partial = DOCS / "benchmarks.partial.json"  # what a failed run measured before it failed
     for name, run in sections.items():
         if name in only:
             results[name] = run()
             results["measured_at"][name] = now
+            partial.write_text(json.dumps(results, indent=2) + "\n")
         else:
             results[name] = previous[name]
             results["measured_at"].setdefault(name, "2026-11-29 07:51 UTC")  # the run before sections were dated
@@ -269,6 +271,7 @@ def main() -> int:
     (DOCS / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, DOCS / "benchmarks.png")
     (DOCS / "benchmarks.md").write_text(report(results, time.monotonic() - started))
+    partial.unlink(missing_ok=True)
     print(f"wrote {DOCS / 'benchmarks.md'}")
     return 0
 

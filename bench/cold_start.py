@@ -43,9 +43,13 @@ LAYER = ROOT / ".bench_layer"
 def build_layer() -> Path:
     import shutil
 
-    if not (LAYER / "boto3").exists():
+    requirements = (ROOT / "layers/common/requirements.txt").read_text()
+    stamp = LAYER / ".requirements.txt"
+    if not stamp.exists() or stamp.read_text() != requirements:  # built from other requirements: again
+        shutil.rmtree(LAYER, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(LAYER), "-r",
                         str(ROOT / "layers/common/requirements.txt")], check=True)
+        stamp.write_text(requirements)
     shutil.rmtree(LAYER / "inventory_sync", ignore_errors=True)
     shutil.copytree(ROOT / "layers/common/inventory_sync", LAYER / "inventory_sync")
     return LAYER

@@ -77,7 +77,7 @@ def child(url: str, graph_url: str, gid: str, n: int) -> None:
     elapsed = timed(lambda: holder.setdefault("r", engine.run(run_id, tenant_id, units, True)))
     cpu = time.process_time() - cpu
     totals = holder["r"].totals()
-    assert totals["observed"] == n, totals
+    assert totals.observed == n, totals
     print(json.dumps({"n": n, "seconds": elapsed, "items_per_s": n / elapsed, "cpu_us_per_item": cpu / n * 1e6,
                       "rss_baseline_mb": baseline,
                       "rss_peak_mb": _rss_mb(), "rss_growth_mb": _rss_mb() - baseline}))

@@ -245,6 +245,7 @@ def _take(outbox: Any, procs: list[Any]) -> Any:
 def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, str]) -> Pass:
     """Dispatch every scheduled tenant (set-based), sync them with `workers` processes, finalize every run."""
     from inventory_sync.db.connection import Database
+    from inventory_sync.db.unit_of_work import SqlUnitOfWork
     from inventory_sync.domain.messages import FinalizeMessage
     from inventory_sync.domain.registry import filter_runtime
     from inventory_sync.domain.selection import full_inventory
@@ -253,7 +254,8 @@ def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, st
 
     db = Database(url, application_name="bench-scale-dispatch")
     queue = _Collected()
-    DispatchService(db, queue, filter_runtime()).dispatch_scheduled(full_inventory(filter_runtime()), "bench-scale")
+    registry = filter_runtime()
+    DispatchService(SqlUnitOfWork(db), queue, registry).dispatch_scheduled(full_inventory(registry), "bench-scale")
     db.close()  # the pass counts the workers' connections only
     ctx = mp.get_context("spawn")
     inbox, outbox = ctx.Queue(), ctx.Queue()
@@ -283,7 +285,7 @@ def sync_pass(url: str, standin: StandInProcess, workers: int, env: dict[str, st
     for proc in procs:
         proc.join()
     db = Database(url, application_name="bench-scale-finalize")
-    finalizer = FinalizeService(db, 60_000, 3_600)
+    finalizer = FinalizeService(SqlUnitOfWork(db), 60_000, 3_600)
     for r in runs:
         finalizer.finalize(FinalizeMessage.model_validate(r["finalize"]))
     with db.transaction() as conn:

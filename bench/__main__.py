@@ -212,8 +212,9 @@ def report(results: dict[str, Any], seconds: float) -> str:
                 f"({c[f'{n}_floor_settings_cpu_ms'] / c[f'{n}_floor_cpu_ms']:.2f}x)" for n in NAMES) + " |"]),
         "",
         "No function loads boto3 at import (it loads on the first AWS call). What each function adds over its floor "
-        "is pydantic-settings (its package loads every settings source, the CLI one with argparse among them) and "
-        "our own modules; dispatch adds the HTTP API's routers and its ~40 pydantic models. Every invocation needs "
+        "is pydantic-settings (the last row) and our own modules: run_sync the engine, the Graph client with "
+        "urllib3, the registry and hashing; dispatch the HTTP API's routers and its ~40 pydantic models. Every "
+        "invocation needs "
         "them, so they stay at import: moving them into the first invocation would not shorten a cold start; in "
         "AWS dispatch restores from a SnapStart snapshot taken after them. The Powertools Tracer was removed after "
         "this benchmark showed the X-Ray SDK import costing ~200 ms per cold start; Lambda active tracing stays on.",

@@ -489,7 +489,8 @@ def acceptance(results: dict[str, Any], cold: dict[str, Any] | None = None) -> l
                      f"{'exactly those' if i['exactly_the_changed'] else 'not exactly those'}",
                      share <= 0.05 and i["run_wall_median_s"] <= 5 and i["exactly_the_changed"]))
         if a20.get("settings_requests_150") is not None:
-            rows.append(("a 150-setting policy's settings", "1 request", f"{a20['settings_requests_150']} requests",
+            n = a20["settings_requests_150"]
+            rows.append(("a 150-setting policy's settings", "1 request", f"{n} request{'' if n == 1 else 's'}",
                          a20["settings_requests_150"] == 1))
     if cold:
         for name in ("dispatch", "run_sync", "finalize"):
@@ -526,7 +527,7 @@ def report(results: dict[str, Any], cold: dict[str, Any] | None = None) -> list[
             continue
         for label in ("full", "incremental"):
             s = r[label]
-            lines.append(f"| ~{r['objects']} objects | {label} | {s['run_wall_median_s']:.1f} s | "
+            lines.append(f"| ~{r['objects']:,} objects | {label} | {s['run_wall_median_s']:.1f} s | "
                          f"{s['requests_per_tenant']:.0f} | {s['round_trips_per_tenant']:.0f} | {s['throttled']} | "
                          f"{s['upserted']} |")
     fleets = sorted((k for k in results if k.startswith("fleet_")), key=lambda k: int(k.split("_")[1]))

@@ -148,7 +148,7 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
 
 
 def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequence[ItemRecord],
-          record_changes: bool = True, read_at: Sequence[float] | None = None) -> dict[str, WriteResult]:
+          read_at: Sequence[float] | None = None) -> dict[str, WriteResult]:
     """Upsert one batch inside the caller's transaction (one batch per transaction: the staging
     tables empty at commit). Returns counts per policy type.
 
@@ -202,8 +202,7 @@ def write(conn: psycopg.Connection, tenant_id: int, run_id: int, records: Sequen
         if any(r.upserted for r in result.values()):
             changed = _changed_rows(cur, records) if records else {}
             removed = _replace_links(cur, tenant_id, changed, added or {})
-            if record_changes:
-                _record_changes(cur, tenant_id, run_id, {**(added or {}), **changed}, removed)
+            _record_changes(cur, tenant_id, run_id, {**(added or {}), **changed}, removed)
     return result
 
 
@@ -351,8 +350,8 @@ def _record_changes(cur: psycopg.Cursor, tenant_id: int, run_id: int, changed: d
                             c.change.value, c.previous_hash, r.content_hash, diff, links, True))
 
 
-def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int, *, listing_began: float,
-                 record_changes: bool = True) -> int:
+def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run_id: int, *, listing_began: float
+                 ) -> int:
     """After a complete listing of `policy_type` that began after `listing_began` (epoch seconds, the database's
     clock): whatever no sync has sighted since is gone (and recorded so). A sighting is dated by the transaction
     that wrote it (`last_seen_at`, after its read ended), so a row seen since — by this listing or by an
@@ -364,7 +363,7 @@ def mark_deleted(conn: psycopg.Connection, tenant_id: int, policy_type: str, run
                                             previous_values_recorded)
         SELECT %(tenant)s, %(run)s, id, policy_type, external_id, display_name, 'deleted', content_hash, true
         FROM gone
-    )""" if record_changes else ""
+    )"""
     row = conn.execute(
         "WITH gone AS (UPDATE inventory_items SET deleted_at = now(), read_at = clock_timestamp()"
         " WHERE tenant_id = %(tenant)s AND policy_type = %(ptype)s AND deleted_at IS NULL"

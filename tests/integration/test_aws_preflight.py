@@ -175,7 +175,8 @@ def test_an_account_with_a_quota_of_10_is_told_to_switch_reservations_off(
     code, out = _preflight(capsys, _samconfig(tmp_path, account, authority, ReserveConcurrency="false"))
     assert code == 0, out
     [warning] = _lines(out, "warn", "Lambda concurrency")
-    assert "take 14 of the account's 10" in warning and "RunSyncMaximumConcurrency=4" in out
+    # the template's defaults: RunSyncMaximumConcurrency 16 + 2 x FinalizeMaximumConcurrency 2
+    assert "take 20 of the account's 10" in warning and "RunSyncMaximumConcurrency=4" in out
 
 
 @pytest.mark.parametrize("account", [1000], indirect=True)

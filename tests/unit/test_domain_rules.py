@@ -1006,3 +1006,66 @@ def test_storable_is_exactly_what_utf8_postgresql_text_holds(text: str) -> None:
     except UnicodeEncodeError:
         encodable = False
     assert storable(text) == (encodable and "\x00" not in text)
+
+
+# --- this round's additions, pinned where `make mutation` found them loose --------------------------------------
+
+def _settings_of(previous: Any, new: Any) -> dict[str, Any]:
+    """path → the setting an operation names (None: none), for the operations that change something."""
+    ptype = BY_KEY["deviceConfiguration"]
+    return {op["path"]: op.get("setting") for op in changes.changes_between(ptype, {"v": previous}, {"v": new})
+            if op["op"] != "test"}
+
+
+def _named(definition: str, **fields: Any) -> dict[str, Any]:
+    return {"settingDefinitionId": definition, **fields}
+
+
+def test_an_operation_names_the_innermost_setting_it_touches() -> None:
+    # renamed: the new name; name gone: the old one
+    assert _settings_of(_named("A", x=1), _named("B", x=2)) == {"/v/settingDefinitionId": "B", "/v/x": "B"}
+    assert _settings_of(_named("A", x=1), {"x": 2}) == {"/v/settingDefinitionId": "A", "/v/x": "A"}
+    # a removed or added child setting is named by itself, not by its parent
+    assert _settings_of(_named("A", kids={"c": _named("C")}), _named("A", kids={})) == {"/v/kids/c": "C"}
+    assert _settings_of(_named("A", kids={}), _named("A", kids={"c": _named("C")})) == {"/v/kids/c": "C"}
+    assert _settings_of(_named("A", kids={"c": 1}), _named("A", kids={})) == {"/v/kids/c": "A"}
+    # inside lists of the same length, and lists that grew (an index past the end names the enclosing setting)
+    assert _settings_of(_named("A", vals=[1, 2]), _named("A", vals=[1, 3])) == {"/v/vals/1": "A"}
+    assert _settings_of(_named("A", vals=[1, 2]), _named("A", vals=[1, 2, 3])) == {"/v/vals/2": "A"}
+    # an administrative template value is named by its definition; an empty id or a name that is no text is none
+    template_value = {"settingDefinitionId": "", "definition": {"displayName": "Allow X"}, "x": 1}
+    assert _settings_of(template_value, {**template_value, "x": 2}) == {"/v/x": "Allow X"}
+    odd = {"definition": {"displayName": ["not", "text"]}, "x": 1}
+    assert _settings_of(odd, {**odd, "x": 2}) == {"/v/x": None}
+    assert _settings_of([1], {"x": 1}) == {"/v": None}
+
+
+def test_names_inside_resized_lists_follow_escaped_keys() -> None:
+    for key in ("a/b", "a~b"):
+        previous = [{key: _named("D", v=1)}, {"q": 1}]
+        new = [{key: _named("D", v=2)}]
+        escaped = key.replace("~", "~0").replace("/", "~1")
+        assert _settings_of({"list": previous}, {"list": new}) == {f"/v/list/0/{escaped}/v": "D", "/v/list/1": None}
+
+
+def test_entries_of_an_operation_without_a_path() -> None:
+    [entry] = changes.entries_of([{"op": "remove"}])
+    assert entry["path"] == "" and entry["old"] == "not_recorded" and entry["new"] == "absent"
+
+
+def test_sub_resources_without_parameters_have_no_query() -> None:
+    assert registry.SubResource("items", "items").relative_url("/p/1") == "/p/1/items"
+    assert registry.SubResource("s", "s", top=1000).relative_url("/p") == "/p/s?$top=1000"
+
+
+def test_only_refused_types_tell_a_missing_permission() -> None:
+    findings = outcomes.permission_findings(
+        "partial", ["graph_throttled"], {"types": {"mobileApp": {"code": "graph_throttled", "permission": DMA}}},
+        {"policy_types": ["mobileApp", "deviceCategory"], "include_foundations": False})
+    assert findings == (set(), {DMC})
+
+
+def test_only_scope_tag_group_targets_keep_a_target_type() -> None:
+    [link] = items.assignment_links([_assignment({"@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                                                  "groupId": "g", "targetType": "user"})])
+    assert "target_type" not in link.properties

@@ -44,3 +44,11 @@ def test_timestamps_keep_their_offset() -> None:
                           "resource_type": "tenant", "resource_id": "1", "actor_email": None, "actor_type": "system",
                           "status": "success"}])
     assert "2026-12-04T17:03:43+00:00" in trail
+
+
+def test_the_audit_trail_says_a_partial_run_was_partial() -> None:
+    """One vocabulary: the terminal event of a partial run is `success` in audit_logs.status, partial in words."""
+    trail = audit_trail([{"id": 2, "recorded_at": "2026-12-04T17:03:43+00:00", "action": "inventory.sync.completed",
+                          "resource_type": "inventory_sync_run", "resource_id": "2", "actor_email": "a@x.test",
+                          "actor_type": "user", "status": "success", "outcome": "partial"}])
+    assert trail.splitlines()[0].split()[-1] == "outcome" and trail.splitlines()[-1].split()[-1] == "partial"

@@ -83,9 +83,12 @@ def summary(op: dict[str, Any], items: list[dict[str, Any]]) -> str:
 
 
 def audit_trail(events: list[dict[str, Any]]) -> str:
+    """The trail with each event's outcome in the runs' words (a partial run's completed event says partial,
+    as the console does), falling back to the row's status for an API without `outcome`."""
     rows = [[when(e["recorded_at"]), e["action"], f"{e['resource_type']}:{e['resource_id']}",
-             e.get("actor_email") or e["actor_type"], e["status"]] for e in sorted(events, key=lambda e: e["id"])]
-    return table(["recorded at", "action", "resource", "actor", "status"], rows)
+             e.get("actor_email") or e["actor_type"], e.get("outcome") or e["status"]]
+            for e in sorted(events, key=lambda e: e["id"])]
+    return table(["recorded at", "action", "resource", "actor", "outcome"], rows)
 
 
 _MARKS = {"added": ("+", "32"), "changed": ("~", "33"), "deleted": ("-", "31"), "restored": ("^", "36")}

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from inventory_sync.coldstart import loading_modules
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with loading_modules():  # no garbage collection while the modules load (docs/decisions/0013)
+    from typing import Any
 
-from inventory_sync import bootstrap
-from inventory_sync.api import routes
-from inventory_sync.db.unit_of_work import SqlUnitOfWork
-from inventory_sync.domain.messages import is_http_event
-from inventory_sync.domain.selection import SelectionError
-from inventory_sync.observability import logger, metrics
-from inventory_sync.services.dispatch import DispatchService
-from inventory_sync.services.schedule import BadScheduleEvent, selection_of
-from inventory_sync.settings import DispatchSettings
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-container = bootstrap.FunctionContainer("dispatch", DispatchSettings)
-bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
+    from inventory_sync import bootstrap
+    from inventory_sync.api import routes
+    from inventory_sync.db.unit_of_work import SqlUnitOfWork
+    from inventory_sync.domain.messages import is_http_event
+    from inventory_sync.domain.selection import SelectionError
+    from inventory_sync.observability import logger, metrics
+    from inventory_sync.services.dispatch import DispatchService
+    from inventory_sync.services.schedule import BadScheduleEvent, selection_of
+    from inventory_sync.settings import DispatchSettings
+
+    container = bootstrap.FunctionContainer("dispatch", DispatchSettings)
+    bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
 
 
 @logger.inject_lambda_context(clear_state=True)

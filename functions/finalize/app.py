@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from inventory_sync.coldstart import loading_modules
 
-from inventory_sync import bootstrap
-from inventory_sync.db.unit_of_work import SqlUnitOfWork
-from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEvent, is_scheduled_envelope
-from inventory_sync.observability import logger, metrics
-from inventory_sync.services.finalize import ChangeRetention, FinalizeService
+with loading_modules():  # no garbage collection while the modules load (docs/decisions/0013)
+    from typing import Any
 
-container = bootstrap.FunctionContainer("finalize")
-bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import ValidationError
+
+    from inventory_sync import bootstrap
+    from inventory_sync.db.unit_of_work import SqlUnitOfWork
+    from inventory_sync.domain.messages import FinalizeMessage, RunMessage, SweepEvent, is_scheduled_envelope
+    from inventory_sync.observability import logger, metrics
+    from inventory_sync.services.finalize import ChangeRetention, FinalizeService
+
+    container = bootstrap.FunctionContainer("finalize")
+    bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _service() -> FinalizeService:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from inventory_sync.coldstart import loading_modules
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+with loading_modules():  # no garbage collection while the modules load (docs/decisions/0013)
+    from typing import Any
 
-from inventory_sync import bootstrap
-from inventory_sync.domain.messages import RunMessage
-from inventory_sync.observability import logger, metrics
-from inventory_sync.services.sync import SyncService
-from inventory_sync.settings import RunSyncSettings
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import ValidationError
 
-container = bootstrap.FunctionContainer("run_sync", RunSyncSettings)
-bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    from inventory_sync import bootstrap
+    from inventory_sync.domain.messages import RunMessage
+    from inventory_sync.observability import logger, metrics
+    from inventory_sync.services.sync import SyncService
+    from inventory_sync.settings import RunSyncSettings
+
+    container = bootstrap.FunctionContainer("run_sync", RunSyncSettings)
+    bootstrap.register_snapstart_hooks(container)  # SnapStart: close connections before the snapshot, refresh after
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:

@@ -3,8 +3,13 @@ runtime calls: nothing open goes into the snapshot, and a restored environment c
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,6 +17,8 @@ import snapshot_restore_py
 
 from tests.support import factories
 from tests.support.lambdas import FakeContext, claims_for, http_event, load_function, response_json
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(registry: list) -> None:
@@ -87,3 +94,37 @@ def _wait_gone(db: psycopg.Connection, pids: list[int]) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+
+def test_the_snapshot_holds_every_deferred_model_built() -> None:
+    """docs/decisions/0013: our models wait for their first use at import; before the snapshot they are all
+    built, so a restored copy pays for none of them. In a fresh interpreter: this process has used them."""
+    code = """
+import json, sys
+import snapshot_restore_py
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import app
+from pydantic import BaseModel
+
+def waiting():
+    return sorted(f"{m.__name__}.{v.__name__}" for m in list(sys.modules.values())
+                  if m.__name__.startswith("inventory_sync") for v in vars(m).values()
+                  if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__
+                  and not v.__pydantic_complete__)
+
+before = waiting()
+for func, args, kwargs in snapshot_restore_py._before_snapshot_registry:
+    func(*args, **kwargs)
+print(json.dumps({"before": before, "after": waiting()}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATABASE_"))}
+    env |= {"DATABASE_URL": "postgresql://invsync@127.0.0.1:9/none", "POWERTOOLS_METRICS_NAMESPACE": "Test"}
+    result = subprocess.run([sys.executable, "-c", code, str(ROOT / "layers/common"), str(ROOT / "functions/dispatch")],
+                            capture_output=True, text=True, env=env, timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr
+    models = json.loads(result.stdout.splitlines()[-1])
+    assert {"inventory_sync.api.models.DispatchOut", "inventory_sync.settings.DispatchSettings",
+            "inventory_sync.domain.selection.SelectionRequest"} <= set(models["before"])
+    assert len(models["before"]) > 30
+    assert models["after"] == []

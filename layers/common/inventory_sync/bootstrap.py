@@ -145,7 +145,8 @@ def register_snapstart_hooks(container: FunctionContainer) -> bool:
     """Register the function's hooks through the runtime's `snapshot_restore_py` interface (part of Lambda's
     Python runtime; on PyPI for tests). False where it is not installed: no SnapStart there, nothing to hook.
 
-    Before the snapshot nothing open may go into it: the pool closes its connections and worker threads.
+    Before the snapshot nothing open may go into it: the pool closes its connections and worker threads; and
+    the pydantic models deferred to their first use are built, so that no restored copy pays for them.
     A restored environment is a copy of the snapshot, one of many: re-seed `random` (each copy would draw the
     same numbers), and drop what was read before the snapshot and may be stale by now: cached tenant
     credentials and Graph tokens, and Powertools parameters' cache (the database secret)."""
@@ -165,7 +166,10 @@ def register_snapstart_hooks(container: FunctionContainer) -> bool:
             sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
 
     def before_snapshot() -> None:
+        from inventory_sync.coldstart import build_deferred_models
+
         container.close()
+        build_deferred_models()  # built once into the snapshot, not after every restore (docs/decisions/0013)
 
     register_before_snapshot(before_snapshot)
     register_after_restore(after_restore)

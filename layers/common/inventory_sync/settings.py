@@ -18,7 +18,7 @@ class ConfigError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, defer_build=True)
 
     database_url: str | None = None
     database_secret_arn: str | None = None

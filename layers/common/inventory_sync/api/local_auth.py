@@ -24,7 +24,7 @@ AUDIENCE = "api://inventory-sync-local"
 
 
 class LocalAuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, defer_build=True)
 
     aws_sam_local: str = ""  # SAM sets "true"; anything else is off
     local_jwt_public_key: str = ""

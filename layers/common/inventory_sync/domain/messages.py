@@ -14,7 +14,7 @@ Id = Field(gt=0, le=2**63 - 1)
 
 
 class RunMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     version: Literal[1]
     bulk_operation_run_id: int = Id
@@ -36,7 +36,7 @@ class RunMessage(BaseModel):
 
 
 class FinalizeMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     version: Literal[1]
     inventory_sync_run_id: int | None = Field(gt=0, le=2**63 - 1)
@@ -46,14 +46,14 @@ class FinalizeMessage(BaseModel):
 class ScheduledSyncEvent(BaseModel):
     """The sync schedule's constant input (docs/architecture.md §3)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["scheduled_inventory_sync"]
     selection: dict[str, object] = Field(default_factory=dict)
 
 
 class SweepEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["sweep"]
 

@@ -18,7 +18,7 @@ MAX_LIST = 200
 class SelectionRequest(BaseModel):
     """What a caller may ask for; every field optional (empty = full inventory)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     policy_types: list[str] | None = Field(default=None, max_length=MAX_LIST)
     categories: list[str] | None = Field(default=None, max_length=MAX_LIST)
@@ -31,7 +31,7 @@ class SelectionRequest(BaseModel):
 class Selection(BaseModel):
     """The normalised selection: always explicit, sorted, unique."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     policy_types: list[str]
     categories: list[str]

@@ -35,7 +35,7 @@ def _refuse_nul(data: Any) -> Any:
 class CredentialIn(BaseModel):
     """A tenant's app registration credential: a client secret, or a certificate with its private key."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True)
     _no_nul = model_validator(mode="before")(_refuse_nul)
 
     client_id: str = Field(pattern=_GUID, description="the app registration's application (client) id")
@@ -99,7 +99,7 @@ def _thumbprint(certificate_pem: str) -> str:
 
 
 class TenantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True)
     _no_nul = model_validator(mode="before")(_refuse_nul)
 
     name: str = Field(min_length=1, max_length=200)
@@ -123,7 +123,7 @@ class TenantCreate(BaseModel):
 
 
 class TenantPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True)
     _no_nul = model_validator(mode="before")(_refuse_nul)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -147,7 +147,7 @@ class TenantPatch(BaseModel):
 
 
 class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True)
     _no_nul = model_validator(mode="before")(_refuse_nul)
 
     subject: str = Field(min_length=1, max_length=255, description="the user's token subject (oid or sub)")

@@ -496,8 +496,12 @@ def acceptance(results: dict[str, Any], cold: dict[str, Any] | None = None) -> l
         for name in ("dispatch", "run_sync", "finalize"):
             wall = cold[f"{name}_ms"] / cold[f"{name}_floor_ms"]
             cpu = cold[f"{name}_cpu_ms"] / cold[f"{name}_floor_cpu_ms"]
-            rows.append((f"cold import, {name}", "≤ 1.2 × its floor", f"{wall:.2f}x wall, {cpu:.2f}x CPU",
-                         cpu <= 1.2))
+            measured = f"{wall:.2f}x wall, {cpu:.2f}x CPU"
+            # what the import deferred to the first invocation counts too (docs/decisions/0013)
+            first = cold.get(f"{name}_first_use_cpu_ms", cold[f"{name}_cpu_ms"]) / cold[f"{name}_floor_cpu_ms"]
+            if f"{name}_first_use_cpu_ms" in cold:
+                measured += f"; {first:.2f}x CPU with its first invocation's deferred models"
+            rows.append((f"cold import, {name}", "≤ 1.2 × its floor", measured, cpu <= 1.2 and first <= 1.2))
     return rows
 
 

@@ -3,13 +3,18 @@ Powertools handler measured the same way in the same run. Median of N runs after
 compiles the .pyc files, as the deployment package's are).
 
 Both run against a layer-like folder holding only layers/common/requirements.txt and inventory_sync (not
-the dev virtualenv, whose extra packages — awscrt among them — change what boto3 imports)."""
+the dev virtualenv, whose extra packages — awscrt among them — change what boto3 imports), installed for and
+run by the functions' runtime, Python 3.12, where it is found (COLD_START_PYTHON=/path/to/python names it;
+else `python3.12` on PATH; else the interpreter running the benchmark, which the report names)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +33,13 @@ PROBE = """
 import importlib.util, sys, time
 t, c = time.perf_counter(), time.process_time()
 {body}
-print(time.perf_counter() - t, time.process_time() - c)
+print("", time.perf_counter() - t, time.process_time() - c)
 """
+
+
+def checkpoint(key: str) -> str:
+    """A line for a body: the time so far, reported under `key` (the body's own key reports at its end)."""
+    return f"\nprint({key!r}, time.perf_counter() - t, time.process_time() - c)\n"
 
 
 def _load(path: Path) -> str:
@@ -37,22 +47,35 @@ def _load(path: Path) -> str:
             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)")
 
 
-LAYER = ROOT / ".bench_layer"
+@cache
+def python() -> tuple[str, str]:
+    """(the interpreter, its version): the functions' runtime where found (see the module's docstring)."""
+    for candidate in (os.environ.get("COLD_START_PYTHON"), shutil.which("python3.12"), sys.executable):
+        if not candidate:
+            continue
+        found = subprocess.run([candidate, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
+                               text=True, check=False)
+        if found.returncode == 0:  # a pyenv shim on PATH may name a version that is not installed
+            return candidate, found.stdout.strip()
+    raise RuntimeError("no Python interpreter runs")  # unreachable: sys.executable runs
+
+
+def layer() -> Path:
+    return ROOT / ".bench_layer" / ("py" + ".".join(python()[1].split(".")[:2]))  # binary wheels per version
 
 
 def build_layer() -> Path:
-    import shutil
-
     requirements = (ROOT / "layers/common/requirements.txt").read_text()
-    stamp = LAYER / ".requirements.txt"
+    target = layer()
+    stamp = target / ".requirements.txt"
     if not stamp.exists() or stamp.read_text() != requirements:  # built from other requirements: again
-        shutil.rmtree(LAYER, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(LAYER), "-r",
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([python()[0], "-m", "pip", "install", "--quiet", "--target", str(target), "-r",
                         str(ROOT / "layers/common/requirements.txt")], check=True)
         stamp.write_text(requirements)
-    shutil.rmtree(LAYER / "inventory_sync", ignore_errors=True)
-    shutil.copytree(ROOT / "layers/common/inventory_sync", LAYER / "inventory_sync")
-    return LAYER
+    shutil.rmtree(target / "inventory_sync", ignore_errors=True)
+    shutil.copytree(ROOT / "layers/common/inventory_sync", target / "inventory_sync")
+    return target
 
 
 # Each function's floor: the customer's stack imported alone — psycopg and its pool, pydantic with a model,
@@ -95,25 +118,29 @@ def _first_use(name: str) -> str:
 NO_GC = "import gc\ngc.disable()\n{body}\ngc.freeze()\ngc.enable()"
 
 
-def _once(body: str) -> tuple[float, float]:
-    """(wall, CPU) seconds of one import in a fresh interpreter."""
-    out = subprocess.run([sys.executable, "-S", "-c", PROBE.format(body=body)], capture_output=True, text=True,
+def _once(body: str) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) seconds at each checkpoint of one body in a fresh interpreter ("": its end)."""
+    out = subprocess.run([python()[0], "-S", "-c", PROBE.format(body=body)], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1",
-                                                    "PYTHONPATH": str(LAYER), "PYTHONNOUSERSITE": "1"})
-    wall, cpu = out.stdout.strip().splitlines()[-1].split()
-    return float(wall), float(cpu)
+                                                    "PYTHONPATH": str(layer()), "PYTHONNOUSERSITE": "1"})
+    times = {}
+    for line in out.stdout.splitlines():
+        key, wall, cpu = line.rsplit(" ", 2)
+        times[key.strip()] = (float(wall), float(cpu))
+    return times
 
 
 def interleaved(bodies: dict[str, str], runs: int) -> dict[str, tuple[float, float]]:
-    """Median (wall, CPU) import time of each body, measured in turns (a, b, c, a, b, c, ...) so that the
-    machine's load weighs on all alike; one warm-up turn first compiles the .pyc files. On a shared machine the
-    wall time carries other processes' load; the process's CPU time (user + system) does not."""
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in bodies}
+    """Median (wall, CPU) time of each body (and of each checkpoint in it, under its key), measured in turns
+    (a, b, c, a, b, c, ...) so that the machine's load weighs on all alike; one warm-up turn first compiles the
+    .pyc files. On a shared machine the wall time carries other processes' load; the process's CPU time (user +
+    system) does not."""
+    samples: dict[str, list[tuple[float, float]]] = {}
     for turn in range(runs + 1):
         for name, body in bodies.items():
-            took = _once(body)
-            if turn:
-                samples[name].append(took)
+            for key, took in _once(body).items():
+                if turn:
+                    samples.setdefault(key or name, []).append(took)
     return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
             for name, values in samples.items()}
 
@@ -125,11 +152,11 @@ def run(runs: int = 9) -> dict[str, Any]:
     names = ("dispatch", "run_sync", "finalize")
     bodies = {"minimal": _load(minimal_file)}
     for name in names:
-        bodies[name] = _load(ROOT / "functions" / name / "app.py")
+        # the import, then (in the same process) what its first invocation builds of what the import deferred
+        bodies[f"{name}_first_use"] = _load(ROOT / "functions" / name / "app.py") + checkpoint(name) + _first_use(name)
         bodies[f"{name}_floor"] = FLOORS[name]
         # the floor with pydantic-settings and the function's settings class: what is left is our own code
         bodies[f"{name}_floor_settings"] = FLOORS[name] + "\nimport pydantic_settings"
-        bodies[f"{name}_first_use"] = _load(ROOT / "functions" / name / "app.py") + _first_use(name)
         bodies[f"{name}_floor_no_gc"] = NO_GC.format(body=FLOORS[name])
     try:
         medians = interleaved(bodies, runs)
@@ -137,8 +164,9 @@ def run(runs: int = 9) -> dict[str, Any]:
         minimal_file.unlink()
     baseline = medians["minimal"][0]
     results: dict[str, Any] = {"minimal_powertools_ms": baseline * 1000, "minimal_powertools_cpu_ms":
-                               medians["minimal"][1] * 1000, "runs": runs}
-    print(f"cold import, minimal Powertools handler: {baseline * 1000:.0f} ms (interleaved medians of {runs})")
+                               medians["minimal"][1] * 1000, "runs": runs, "python": python()[1]}
+    print(f"cold import, minimal Powertools handler: {baseline * 1000:.0f} ms (interleaved medians of {runs}, "
+          f"Python {python()[1]})")
     for name in names:
         (t, t_cpu), (floor, floor_cpu) = medians[name], medians[f"{name}_floor"]
         results |= {f"{name}_ms": t * 1000, f"{name}_floor_ms": floor * 1000, f"{name}_cpu_ms": t_cpu * 1000,

@@ -96,7 +96,6 @@ def _wait_gone(db: psycopg.Connection, pids: list[int]) -> bool:
     return False
 
 
-
 def test_the_snapshot_holds_every_deferred_model_built() -> None:
     """docs/decisions/0013: our models wait for their first use at import; before the snapshot they are all
     built, so a restored copy pays for none of them. In a fresh interpreter: this process has used them."""
@@ -105,13 +104,10 @@ import json, sys
 import snapshot_restore_py
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import app
-from pydantic import BaseModel
+from inventory_sync.coldstart import waiting_models
 
 def waiting():
-    return sorted(f"{m.__name__}.{v.__name__}" for m in list(sys.modules.values())
-                  if m.__name__.startswith("inventory_sync") for v in vars(m).values()
-                  if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__
-                  and not v.__pydantic_complete__)
+    return sorted(f"{m.__module__}.{m.__name__}" for m in waiting_models())
 
 before = waiting()
 for func, args, kwargs in snapshot_restore_py._before_snapshot_registry:

@@ -27,15 +27,23 @@ NOT_ALLOWED = {
 }
 
 
-def _loaded(function: str) -> set[str]:
-    code = (f"import sys, json; sys.path[:0] = [{str(ROOT / 'layers/common')!r}, "
-            f"{str(ROOT / 'functions' / function)!r}]\nimport app\nprint(json.dumps(sorted(sys.modules)))")
+def _after_load(function: str, report: str, before: str = "") -> object:
+    """Load the function's module in a fresh interpreter (run `before` first); `report` is an expression whose
+    value, as JSON, is returned."""
+    code = (f"import gc, sys, json; sys.path[:0] = [{str(ROOT / 'layers/common')!r}, "
+            f"{str(ROOT / 'functions' / function)!r}]\n{before}\nimport app\nprint(json.dumps({report}))")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATABASE_"))}
     env |= {"DATABASE_URL": "postgresql://invsync@127.0.0.1:9/none", "POWERTOOLS_METRICS_NAMESPACE": "Test"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
                             cwd="/")
     assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout.splitlines()[-1]))
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def _loaded(function: str) -> set[str]:
+    loaded = _after_load(function, "sorted(sys.modules)")
+    assert isinstance(loaded, list)
+    return set(loaded)
 
 
 @pytest.mark.parametrize("function", sorted(NOT_ALLOWED))
@@ -48,18 +56,12 @@ def test_loading_a_function_imports_only_what_its_invocations_use(function: str)
 def _collector_after_load(function: str) -> dict[str, object]:
     """Load the function in a fresh interpreter, counting the collections (of any generation) that run while
     it loads."""
-    code = (f"import gc, sys, json; sys.path[:0] = [{str(ROOT / 'layers/common')!r}, "
-            f"{str(ROOT / 'functions' / function)!r}]\n"
-            "import inventory_sync.coldstart\n"  # what app.py imports before its loading_modules() block
-            "runs = []\ngc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(info['generation']))\n"
-            "import app\n"
-            "print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(), 'collections': runs}))")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATABASE_"))}
-    env |= {"DATABASE_URL": "postgresql://invsync@127.0.0.1:9/none", "POWERTOOLS_METRICS_NAMESPACE": "Test"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=60, cwd="/")
-    assert result.returncode == 0, result.stderr
-    answer: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    answer = _after_load(
+        function, "{'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(), 'collections': runs}",
+        before="import inventory_sync.coldstart\n"  # what app.py imports before its loading_modules() block
+               "runs = []\n"
+               "gc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(info['generation']))")
+    assert isinstance(answer, dict)
     return answer
 
 
@@ -94,13 +96,14 @@ def test_loading_modules_restores_the_collector_as_it_found_it(monkeypatch: pyte
 
         gc.unfreeze()  # a second load in the same process (the local stack, the tests) freezes nothing more
         with loading_modules():
-            pass
+            made_again: list[list[int]] = [[] for _ in range(100)]
         assert gc.get_freeze_count() == 0
+        del made_again
 
         monkeypatch.setattr(coldstart, "_frozen", False)
         gc.disable()  # someone else had it off: it stays off
         with loading_modules():
-            pass
+            assert not gc.isenabled()
         assert not gc.isenabled()
         gc.enable()
 

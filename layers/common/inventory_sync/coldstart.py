@@ -26,6 +26,10 @@ import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 _frozen = False
 _depth = 0  # loading_modules() blocks open (a module loaded inside one may open another)
@@ -48,19 +52,22 @@ def loading_modules() -> Iterator[None]:
             gc.enable()
 
 
-def build_deferred_models() -> int:
-    """Build every pydantic model of the loaded ``inventory_sync`` modules still waiting for its first use
-    (``defer_build``); returns how many were built. A model that cannot be built raises here, as it would at
-    its first use."""
+def waiting_models() -> list[type[BaseModel]]:
+    """The pydantic models of the loaded ``inventory_sync`` modules still waiting for their first use
+    (``defer_build``)."""
     from pydantic import BaseModel
 
-    built = 0
-    for name, module in list(sys.modules.items()):
-        if name != "inventory_sync" and not name.startswith("inventory_sync."):
-            continue
-        for value in list(vars(module).values()):
-            if (isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == name
-                    and not value.__pydantic_complete__):
-                value.model_rebuild(_types_namespace=vars(module))  # names as the model's module has them
-                built += 1
-    return built
+    return [value for name, module in list(sys.modules.items())
+            if name == "inventory_sync" or name.startswith("inventory_sync.")
+            for value in list(vars(module).values())
+            if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == name
+            and not value.__pydantic_complete__]
+
+
+def build_deferred_models() -> int:
+    """Build every model `waiting_models()` lists; returns how many were built. A model that cannot be built
+    raises here, as it would at its first use."""
+    waiting = waiting_models()
+    for model in waiting:
+        model.model_rebuild(_types_namespace=vars(sys.modules[model.__module__]))  # names as its module has them
+    return len(waiting)

@@ -55,12 +55,13 @@ def test_loading_a_function_imports_only_what_its_invocations_use(function: str)
 
 def _collector_after_load(function: str) -> dict[str, object]:
     """Load the function in a fresh interpreter, counting the collections (of any generation) that run while
-    it loads."""
+    its modules load: inside its loading_modules() block (before it, Python compiles app.py itself, which
+    Lambda does on every cold start: a collection may run then)."""
     answer = _after_load(
         function, "{'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(), 'collections': runs}",
-        before="import inventory_sync.coldstart\n"  # what app.py imports before its loading_modules() block
-               "runs = []\n"
-               "gc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(info['generation']))")
+        before="from inventory_sync import coldstart\nruns = []\n"
+               "gc.callbacks.append(lambda phase, info: phase == 'start' and coldstart._depth > 0"
+               " and runs.append(info['generation']))")
     assert isinstance(answer, dict)
     return answer
 

@@ -100,7 +100,7 @@ class State:
 def _upsert_user(state: State, subject: str, email: str | None, name: str | None) -> User:
     for user in state.users.values():
         if user.subject == subject:
-            refreshed = dataclasses.replace(user, email=email or user.email, name=name or user.name)
+            refreshed = user._replace(email=email or user.email, name=name or user.name)
             state.users[user.id] = refreshed
             return refreshed
     user = User(next(state.ids), subject, email, name)
@@ -142,7 +142,7 @@ class FakeTenants:
         tenant = self.s.tenants.get(tenant_id)
         if tenant is None:
             return None
-        return TenantWithRole(**dataclasses.asdict(tenant), created_at=NOW, updated_at=NOW,
+        return TenantWithRole(*tenant, created_at=NOW, updated_at=NOW,
                               role=self.s.roles.get((tenant_id, user_id)))
 
     def list_views(self, user_id: int, *, every_tenant: bool, after_id: int | None,
@@ -156,7 +156,7 @@ class FakeTenants:
             return None
         before = {k: getattr(tenant, k) for k in ("name", "status", "scheduled_sync_enabled", "graph_client_id")}
         changed = {k: v for k, v in changes.items() if before[k] != v}
-        self.s.tenants[tenant_id] = dataclasses.replace(tenant, **changed)  # type: ignore[arg-type]
+        self.s.tenants[tenant_id] = tenant._replace(**changed)  # type: ignore[arg-type]
         return {k: before[k] for k in changed}, changed
 
     def ensure_user(self, *, subject: str, email: str | None, name: str | None) -> User:
@@ -188,7 +188,7 @@ class FakeBulkOperations:
     def create(self, *, tenant_id: int, user_id: int | None, selection_hash: str, trigger: str,
                correlation_id: str) -> BulkOperation:
         op = self.s.add_operation(tenant_id, user_id=user_id)
-        op = dataclasses.replace(op, selection_hash=selection_hash, trigger=trigger, correlation_id=correlation_id,
+        op = op._replace(selection_hash=selection_hash, trigger=trigger, correlation_id=correlation_id,
                                  item_ids=[selection_hash])
         self.s.operations[op.id] = op
         return op
@@ -204,7 +204,7 @@ class FakeBulkOperations:
 
     def link_audit(self, pairs: list[tuple[int, int]]) -> None:
         for bulk_id, audit_id in pairs:
-            self.s.operations[bulk_id] = dataclasses.replace(self.s.operations[bulk_id], audit_log_id=audit_id)
+            self.s.operations[bulk_id] = self.s.operations[bulk_id]._replace(audit_log_id=audit_id)
 
     def delete_pending(self, ids: list[int]) -> None:
         for bulk_id in ids:
@@ -222,8 +222,8 @@ class FakeBulkOperations:
         op = self.s.operations.get(bulk_id)
         if op is None or op.status != current:
             return False
-        self.s.operations[bulk_id] = dataclasses.replace(
-            op, status=target.value, finished_at=NOW, processed_items=counters["processed_items"],
+        self.s.operations[bulk_id] = op._replace(
+            status=target.value, finished_at=NOW, processed_items=counters["processed_items"],
             succeeded=counters["succeeded"], failed=counters["failed"], skipped=counters["skipped"])
         return True
 
@@ -231,7 +231,7 @@ class FakeBulkOperations:
         op = self.s.operations[bulk_id]
         if op.status != BulkStatus.RUNNING:
             return False
-        self.s.operations[bulk_id] = dataclasses.replace(op, cancel_requested_at=op.cancel_requested_at or NOW)
+        self.s.operations[bulk_id] = op._replace(cancel_requested_at=op.cancel_requested_at or NOW)
         return True
 
     def list_for_user(self, user_id: int, *, active_only: bool, before_id: int | None,
@@ -261,7 +261,7 @@ class FakeRuns:
         run = self.s.runs.get(run_id)
         if run is None or run.status != RunStatus.RUNNING:
             return False
-        self.s.runs[run_id] = dataclasses.replace(run, status=status.value, error_codes=sorted(set(error_codes)),
+        self.s.runs[run_id] = run._replace(status=status.value, error_codes=sorted(set(error_codes)),
                                                   had_errors=bool(error_codes), finished_at=NOW,
                                                   error_context={**run.error_context, **error_context})
         return True

@@ -188,13 +188,11 @@ def test_finalize_writes_the_outcome_once(uow, tenant_id, status, codes, bulk, a
 
 
 def test_finalize_keeps_what_the_run_found_of_the_apps_permissions_and_counts_the_inventory(uow, tenant_id) -> None:
-    import dataclasses
-
     op = uow.state.add_operation(tenant_id, BulkStatus.RUNNING)
-    run = dataclasses.replace(uow.state.add_run(op, RunStatus.PARTIAL, ["graph_forbidden"]),
-                              selection_payload={"policy_types": ["deviceConfiguration", "mobileApp"]},
-                              error_context={"types": {"mobileApp": {"code": "graph_forbidden",
-                                                                     "permission": "DeviceManagementApps.Read.All"}}})
+    run = uow.state.add_run(op, RunStatus.PARTIAL, ["graph_forbidden"])._replace(
+        selection_payload={"policy_types": ["deviceConfiguration", "mobileApp"]},
+        error_context={"types": {"mobileApp": {"code": "graph_forbidden",
+                                               "permission": "DeviceManagementApps.Read.All"}}})
     uow.state.runs[run.id] = run
     assert finalize(uow, op.id, run.id) is Result.FINALIZED
     known = uow.state.missing[tenant_id]

@@ -1,18 +1,19 @@
 """Typed rows returned by the table modules: the one shape a record has between the database and the API
-(the API's response models validate straight from these, `from_attributes`)."""
+(the API's response models validate straight from these, `from_attributes`).
 
-from __future__ import annotations
+Rows are named tuples: immutable, and built without the generated code a dataclass compiles per class when
+its module loads, which on Python 3.12 cost the functions' cold start ~0.5 ms a class (docs/decisions/0014).
+A row that extends another (a tenant with the caller's role, an item with its links) lists the other's
+fields first, in the same order (a test holds them together), so that it is built from one by appending."""
 
-from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from inventory_sync.domain.registry import DISPLAY_NAMES
 from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS
 
 
-@dataclass(frozen=True)
-class Tenant:
+class Tenant(NamedTuple):
     id: int
     name: str
     graph_tenant_id: str
@@ -21,17 +22,22 @@ class Tenant:
     scheduled_sync_enabled: bool
 
 
-@dataclass(frozen=True)
-class TenantWithRole(Tenant):
+class TenantWithRole(NamedTuple):
     """A tenant as a caller sees it: with the caller's role (None: an administrator who is not a member)."""
 
+    id: int
+    name: str
+    graph_tenant_id: str
+    graph_client_id: str
+    status: str
+    scheduled_sync_enabled: bool
+    # then the caller's view
     created_at: datetime
     updated_at: datetime
     role: str | None
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     user_id: int
     subject: str
     email: str | None
@@ -40,16 +46,14 @@ class Member:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class User:
+class User(NamedTuple):
     id: int
     subject: str
     email: str | None
     name: str | None
 
 
-@dataclass(frozen=True)
-class BulkOperation:
+class BulkOperation(NamedTuple):
     id: int
     tenant_id: int
     user_id: int | None
@@ -72,8 +76,7 @@ class BulkOperation:
     finished_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     id: int
     tenant_id: int
     user_id: int | None
@@ -107,8 +110,7 @@ class Run:
                 "deleted": self.items_deleted_count, "restored": self.items_restored_count}
 
 
-@dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(NamedTuple):
     id: int
     tenant_id: int | None
     actor_type: str
@@ -133,8 +135,7 @@ class AuditEvent:
         return self.status
 
 
-@dataclass(frozen=True)
-class InventoryItem:
+class InventoryItem(NamedTuple):
     id: int
     tenant_id: int
     policy_type: str
@@ -153,8 +154,7 @@ class InventoryItem:
     last_changed_at: datetime | None
 
 
-@dataclass(frozen=True)
-class StoredLink:
+class StoredLink(NamedTuple):
     """A dependency of an inventory item as stored and read back (group, filter, policy); what a sync derives from
     a payload, with its identity key, is domain.items.Link."""
 
@@ -165,13 +165,30 @@ class StoredLink:
     target_name: str | None = None  # the target's name where the inventory holds the target
 
 
-@dataclass(frozen=True)
-class ItemWithLinks(InventoryItem):
-    links: list[StoredLink] = field(default_factory=list)
+class ItemWithLinks(NamedTuple):
+    """An inventory item with its dependencies."""
+
+    id: int
+    tenant_id: int
+    policy_type: str
+    external_id: str
+    display_name: str | None
+    category: str | None
+    platform: str | None
+    payload: dict[str, Any]
+    content_hash: str
+    assignments_hash: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_seen_run_id: int | None
+    deleted_at: datetime | None
+    assigned: bool
+    last_changed_at: datetime | None
+    # then its links
+    links: list[StoredLink]
 
 
-@dataclass(frozen=True)
-class TypeCount:
+class TypeCount(NamedTuple):
     policy_type: str
     category: str | None
     items: int
@@ -183,16 +200,36 @@ class TypeCount:
         return DISPLAY_NAMES.get(self.policy_type, self.policy_type)
 
 
-@dataclass(frozen=True)
-class BulkOperationWithRun(BulkOperation):
+class BulkOperationWithRun(NamedTuple):
     """A bulk operation with the live progress of its run (None until run_sync starts it)."""
 
+    id: int
+    tenant_id: int
+    user_id: int | None
+    resource: str
+    action: str
+    status: str
+    total_items: int
+    processed_items: int
+    succeeded: int
+    failed: int
+    skipped: int
+    item_ids: list[Any]
+    audit_log_id: int | None
+    selection_hash: str | None
+    trigger: str | None
+    correlation_id: str | None
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    # then its run
     run: Run | None = None
 
 
 def with_run(op: BulkOperation, run: Run | None) -> BulkOperationWithRun:
-    return BulkOperationWithRun(**{f.name: getattr(op, f.name) for f in fields(op)}, run=run)
+    return BulkOperationWithRun(*op, run=run)
 
 
 def with_links(item: InventoryItem, links: list[StoredLink]) -> ItemWithLinks:
-    return ItemWithLinks(**{f.name: getattr(item, f.name) for f in fields(item)}, links=links)
+    return ItemWithLinks(*item, links=links)

@@ -1,11 +1,9 @@
 """The policy-type registry (facts from Microsoft Graph's documentation of the Intune collections) and the
 runtime resolver."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Assignments(StrEnum):
@@ -19,8 +17,7 @@ SERVER_MAINTAINED: frozenset[str] = frozenset({
     "createdDateTime", "lastModifiedDateTime", "modifiedDateTime", "version", "isAssigned"})
 
 
-@dataclass(frozen=True)
-class SubResource:
+class SubResource(NamedTuple):
     """Configuration kept below the object, read per item (through $batch) and stored under `key`.
 
     `children` are read per element of this one (e.g. each definition value's presentation values)."""
@@ -28,7 +25,7 @@ class SubResource:
     key: str
     path: str
     expand: str | None = None
-    children: tuple[SubResource, ...] = ()
+    children: tuple["SubResource", ...] = ()
     # reporting fields of each element (besides SERVER_MAINTAINED): kept in the payload, never hashed
     not_configuration: frozenset[str] = frozenset()
     # the largest page the endpoint serves (`$top`); None: its default page
@@ -39,8 +36,7 @@ class SubResource:
         return f"{parent}/{self.path}" + (f"?{'&'.join(params)}" if params else "")
 
 
-@dataclass(frozen=True)
-class PolicyType:
+class PolicyType(NamedTuple):
     key: str
     collection: str
     category: str
@@ -216,7 +212,7 @@ CHANGE_MARKERS: dict[str, tuple[str, ...]] = {
     "deviceCustomAttributeShellScript": ("lastModifiedDateTime",),
     "deviceHealthScript": ("lastModifiedDateTime", "version"),
 }
-POLICY_TYPES: tuple[PolicyType, ...] = tuple(replace(t, change_markers=CHANGE_MARKERS.get(t.key, ()))
+POLICY_TYPES: tuple[PolicyType, ...] = tuple(t._replace(change_markers=CHANGE_MARKERS.get(t.key, ()))
                                              for t in _DECLARED)
 
 FOUNDATIONS: tuple[PolicyType, ...] = (
@@ -305,8 +301,7 @@ class UnknownPolicyTypes(ValueError):
         super().__init__(f"unknown policy type(s): {', '.join(self.unknown)}")
 
 
-@dataclass(frozen=True)
-class RuntimeRegistry:
+class RuntimeRegistry(NamedTuple):
     """The registry as configured for this deployment (ENABLED_/DISABLED_POLICY_TYPES)."""
 
     enabled: frozenset[str]

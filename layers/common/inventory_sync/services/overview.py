@@ -2,11 +2,8 @@
 changed, its live item count and the Graph permissions its app lacks — for a whole page of tenants in three
 statements, whatever its size."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from inventory_sync.db.rows import Run, TenantWithRole
 from inventory_sync.domain.status import RunStatus
@@ -17,8 +14,19 @@ if TYPE_CHECKING:
     from inventory_sync.services.permissions import PermissionReport  # the Graph client: not for every import
 
 
-@dataclass(frozen=True)
-class TenantOverview(TenantWithRole):
+class TenantOverview(NamedTuple):
+    """A tenant row as the caller sees it (db.rows.TenantWithRole's fields, in order), then its overview."""
+
+    id: int
+    name: str
+    graph_tenant_id: str
+    graph_client_id: str
+    status: str
+    scheduled_sync_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    role: str | None
+    # then the overview
     last_run: Run | None
     item_count: int
     missing_permissions: list[str]
@@ -45,7 +53,7 @@ def of_tenants(uow: UnitOfWork, tenants: list[TenantWithRole]) -> list[TenantOve
     for tenant in tenants:
         known = missing.get(tenant.id)
         overviews.append(TenantOverview(
-            **{f.name: getattr(tenant, f.name) for f in fields(tenant)}, last_run=latest.get(tenant.id),
+            *tenant, last_run=latest.get(tenant.id),
             item_count=counts.get(tenant.id, 0), missing_permissions=known.missing_permissions if known else [],
             missing_permissions_checked_at=known.observed_at if known else None))
     return overviews
@@ -59,7 +67,7 @@ def one(uow: UnitOfWork, tenant: TenantWithRole) -> TenantOverview:
     return of_tenants(uow, [tenant])[0]
 
 
-def record_permission_check(uow: UnitOfWork, report: PermissionReport) -> None:
+def record_permission_check(uow: UnitOfWork, report: "PermissionReport") -> None:
     """A permission check whose token worked probed every enabled type: its answer is what the overview shows,
     unless a run finished after it was taken (a cached answer is recorded as of when it was probed)."""
     if report.token_error is not None:

@@ -299,7 +299,7 @@ class FakeAudit:
         return self.insert(event)
 
     def insert_same_for_many(self, template: NewAuditEvent, targets: list[tuple[int, str]]) -> list[int]:
-        return [self.insert(dataclasses.replace(template, tenant_id=t, resource_id=r)) for t, r in targets]
+        return [self.insert(template._replace(tenant_id=t, resource_id=r)) for t, r in targets]
 
     def list_for_tenant(self, tenant_id: int, *, action: str | None, resource_type: str | None,
                         resource_id: str | None, before_id: int | None, limit: int) -> list[AuditEvent]:

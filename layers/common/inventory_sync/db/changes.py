@@ -3,9 +3,8 @@ write path (db/item_writer.py), in the transaction that changes the items."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
@@ -16,8 +15,7 @@ COLS = ("id, tenant_id, inventory_sync_run_id, inventory_item_id, policy_type, e
         " previous_hash, new_hash, diff, previous_values_recorded, links_diff, recorded_at")
 
 
-@dataclass(frozen=True)
-class ItemChange:
+class ItemChange(NamedTuple):
     id: int
     tenant_id: int
     inventory_sync_run_id: int

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -11,8 +10,7 @@ from psycopg.types.json import Jsonb
 from inventory_sync.db.locks import derive_key
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     request_hash: str
     response: dict[str, Any]
 

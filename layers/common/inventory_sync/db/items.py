@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
@@ -33,8 +32,7 @@ SORTS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class ItemFilter:
+class ItemFilter(NamedTuple):
     """What the inventory list and its export narrow by (None: not narrowed)."""
 
     policy_type: str | None = None
@@ -46,8 +44,7 @@ class ItemFilter:
     changed_since: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Keyset:
+class Keyset(NamedTuple):
     """Where a sorted page starts: after (value, id) in the sort's direction."""
 
     sort: str = "id"

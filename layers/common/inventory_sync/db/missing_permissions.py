@@ -4,16 +4,15 @@ permission check or finished run found them (one row per tenant)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 
-@dataclass(frozen=True)
-class MissingPermissions:
+class MissingPermissions(NamedTuple):
     tenant_id: int
     missing_permissions: list[str]
     source: str  # permission_check | run

@@ -6,15 +6,13 @@ cancel of a pending operation — so they all carry the same metadata.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from inventory_sync.domain.changes import NO_CHANGES
 from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS, BulkStatus, TerminalOutcome
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     """Who did it, snapshotted at the time of the event."""
 
     type: str  # user | system
@@ -27,20 +25,18 @@ class Actor:
         return cls("system")
 
 
-@dataclass(frozen=True)
-class NewAuditEvent:
+class NewAuditEvent(NamedTuple):
     tenant_id: int | None
     actor: Actor
     action: str
     resource_type: str
     resource_id: str
     status: str
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any]
     correlation_id: str | None = None
 
 
-@dataclass(frozen=True)
-class RunFacts:
+class RunFacts(NamedTuple):
     """What a terminal event says of the run, when there is one."""
 
     id: int

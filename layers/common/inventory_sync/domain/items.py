@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from inventory_sync.domain import configuration
 from inventory_sync.domain.configuration import ASSIGNMENTS, canonical_json
@@ -53,18 +52,16 @@ _PLATFORMS = (("windows", "windows"), ("win32", "windows"), ("ios", "ios"), ("ip
 _SECURITY_FAMILIES = ("endpointSecurity", "baseline")
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     link_type: str
     target_type: str
     target_id: str
-    properties: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any]
     # what tells two links to the same target apart (intent, source, filter): part of the row's identity
     key: str = ""
 
 
-@dataclass(frozen=True)
-class ItemRecord:
+class ItemRecord(NamedTuple):
     policy_type: str
     external_id: str
     display_name: str | None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,10 +54,9 @@ class SelectionError(ValueError):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class ResolvedSelection:
+class ResolvedSelection(NamedTuple):
     selection: Selection
-    ignored_policy_types: list[str] = field(default_factory=list)
+    ignored_policy_types: list[str]
 
     @property
     def selection_hash(self) -> str:

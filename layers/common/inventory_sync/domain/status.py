@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from inventory_sync.domain.error_codes import FATAL_CODES, ErrorCode
 
@@ -63,8 +63,7 @@ TERMINAL_AUDIT_ACTIONS = frozenset({AuditAction.COMPLETED, AuditAction.FAILED, A
                                     AuditAction.ABORTED})
 
 
-@dataclass(frozen=True)
-class TerminalOutcome:
+class TerminalOutcome(NamedTuple):
     """What finalize writes for a finished run: bulk status, counters, terminal audit action."""
 
     bulk_status: BulkStatus

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from inventory_sync.db.rows import BulkOperation, Tenant, User
 from inventory_sync.domain.audit import Actor
@@ -18,8 +17,7 @@ WRITE_ROLES = frozenset({"owner", "operator"})
 READ_ROLES = frozenset({"owner", "operator", "reader"})
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who is asking, before the database is asked: the JWT authorizer's claims (strings), or the operator of
     the CLI's direct mode. Services take it with their unit of work and resolve it to a users row inside it."""
 
@@ -47,8 +45,7 @@ class Identity:
         return cls(f"operator:{login}"[:255], None, f"{login} (invsync direct mode)"[:200], admin=True)
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """Who is asking, resolved: the users row and whether they administer the platform."""
 
     user: User

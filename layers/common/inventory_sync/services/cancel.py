@@ -3,7 +3,7 @@ event; a running one is asked to stop between pages (finalize writes its end); a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from inventory_sync.db.rows import BulkOperationWithRun, with_run
 from inventory_sync.domain.audit import NewAuditEvent, terminal_event
@@ -14,8 +14,7 @@ from inventory_sync.services.access import WRITE_ROLES, Identity, actor_of, requ
 from inventory_sync.services.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True)
-class Cancelled:
+class Cancelled(NamedTuple):
     aborted: bool  # True: it was pending and is aborted now; False: the running sync was asked to stop
     operation: BulkOperationWithRun
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from inventory_sync.adapters.queues import MessageQueue, QueueError
 from inventory_sync.db.rows import BulkOperation
@@ -30,8 +30,7 @@ from inventory_sync.services.unit_of_work import UnitOfWork
 SCHEDULE_CHUNK = 250
 
 
-@dataclass(frozen=True)
-class Dispatched:
+class Dispatched(NamedTuple):
     """What one API dispatch recorded: the API answers it (202) and, for an Idempotency-Key, stores that answer."""
 
     bulk_operation_run: BulkOperation

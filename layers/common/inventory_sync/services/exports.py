@@ -14,9 +14,8 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from inventory_sync.db.changes import ItemChange
 from inventory_sync.db.items import ItemFilter
@@ -44,8 +43,7 @@ AUDIT_COLUMNS = ("id", "recorded_at", "action", "outcome", "status", "actor_type
                  "actor_name", "resource_type", "resource_id", "correlation_id", "metadata")
 
 
-@dataclass(frozen=True)
-class ExportPage:
+class ExportPage(NamedTuple):
     body: str
     media_type: str
     filename: str
@@ -111,8 +109,7 @@ def _cost(part: str) -> int:
     return len(json.dumps(part)) - 2
 
 
-@dataclass(frozen=True)
-class Sheet(Generic[R]):
+class Sheet(NamedTuple, Generic[R]):
     """What one export writes of each row: its columns, a row's values, the cursor after a row, the file name,
     and the columns dropped from a row too large for a page on its own."""
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from inventory_sync.db.items import SORTS, Keyset, sort_value
 from inventory_sync.db.rows import InventoryItem
@@ -43,8 +42,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     return last_id
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(NamedTuple, Generic[T]):
     items: list[T]
     next_cursor: str | None
 

@@ -7,7 +7,7 @@ The engine fills `EngineResult` while it reads; `summarise` turns it into the ru
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from inventory_sync.domain.error_codes import FATAL_CODES, ErrorCode
 from inventory_sync.domain.messages import RunMessage
@@ -37,8 +37,7 @@ class UnitOutcome:
     rejected: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
     """A run's counters (inventory_sync_runs' items_*_count and errors_count)."""
 
     observed: int = 0

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from inventory_sync.adapters.graph.client import GraphClient
 from inventory_sync.adapters.graph.errors import DeadlineReached, GraphError, Stopped
@@ -54,13 +55,11 @@ class EngineConfig:
 
 
 # -- messages from the readers ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Started:
+class Started(NamedTuple):
     unit: PolicyType
 
 
-@dataclass(frozen=True)
-class PageRead:
+class PageRead(NamedTuple):
     unit: PolicyType
     page: ReadPage
 
@@ -72,8 +71,7 @@ class Ending(StrEnum):
     STOPPED = "stopped"  # the run stopped it (cancel, deadline, fatal error, failed write)
 
 
-@dataclass(frozen=True)
-class Ended:
+class Ended(NamedTuple):
     unit: PolicyType
     how: Ending
     error: GraphError | None = None
@@ -179,8 +177,7 @@ class _ReadClock:
         return time.monotonic() + self._offset
 
 
-@dataclass(frozen=True)
-class RunTarget:
+class RunTarget(NamedTuple):
     """Where the engine writes: the tenant's inventory, as seen by this run."""
 
     run_id: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from inventory_sync.db import locks
 from inventory_sync.db.rows import BulkOperation, Run
@@ -115,8 +115,7 @@ class SweepReport:
                 "stale_pending": self.stale_pending, "pruned_changes": self.pruned_changes}
 
 
-@dataclass(frozen=True)
-class ChangeRetention:
+class ChangeRetention(NamedTuple):
     """Change rows older than `days` are pruned by the sweep, `batch` rows a transaction, at most `max_batches`
     transactions a sweep (the audit trail is never pruned)."""
 

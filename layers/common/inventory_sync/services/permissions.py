@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from inventory_sync.adapters.graph.client import GraphClient, RetryPolicy
 from inventory_sync.adapters.graph.credentials import CredentialStore
@@ -25,8 +25,7 @@ CACHE_SECONDS = 300
 _OUTCOMES = {ErrorCode.GRAPH_FORBIDDEN: "forbidden", ErrorCode.GRAPH_NOT_FOUND: "not_found"}
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     key: str
     category: str
     foundation: bool
@@ -36,8 +35,7 @@ class Probe:
     detail: str | None
 
 
-@dataclass(frozen=True)
-class PermissionReport:
+class PermissionReport(NamedTuple):
     tenant_id: int
     checked_at: float
     probes: list[Probe]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import urllib3
@@ -13,8 +12,7 @@ _NO_BODY = frozenset({204, 304})
 _POOL = urllib3.PoolManager(num_pools=16, maxsize=32, retries=False, timeout=urllib3.Timeout(connect=5, read=60))
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(NamedTuple):
     status: int
     headers: dict[str, str]
     data: bytes

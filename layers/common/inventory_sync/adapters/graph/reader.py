@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from inventory_sync.adapters.graph.client import GraphClient
 from inventory_sync.domain.items import change_marker
@@ -27,8 +26,7 @@ PAGE_SIZE = 100
 ASSIGNMENTS = SubResource("assignments", "assignments")
 
 
-@dataclass(frozen=True)
-class ReadPage:
+class ReadPage(NamedTuple):
     items: list[dict[str, Any]]  # objects read whole
     unchanged: list[str]  # ids of objects whose markers had not moved: nothing read below them
     read_at: float = 0.0  # when the request that listed the page began; everything on it was read after

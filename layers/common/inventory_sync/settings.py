@@ -1,8 +1,6 @@
 """Service configuration: read from the environment once, validated at start-up (docs/architecture.md §9)."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar, overload
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -88,12 +86,12 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _database(self) -> Settings:
+    def _database(self) -> Self:
         if not self.database_url and not self.database_secret_arn:
             raise ValueError("DATABASE_URL or DATABASE_SECRET_ARN must be set")
         return self
 
-    def database_source(self) -> FixedConninfo:
+    def database_source(self) -> "FixedConninfo":
         """Where connection strings come from: DATABASE_URL, or the secret (read now, so that a bad one
         is a configuration error at start-up, then again whenever its cached read is older than the max age
         or the server refused its credentials)."""

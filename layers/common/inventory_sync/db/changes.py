@@ -1,8 +1,6 @@
 """SQL for inventory_item_changes: reads for the API, and bounded pruning. Rows are written by the bulk
 write path (db/item_writer.py), in the transaction that changes the items."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, NamedTuple
 

@@ -1,7 +1,5 @@
 """SQL for idempotency_keys: the first 202 body of an Idempotency-Key, replayed for retries."""
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 import psycopg

@@ -18,8 +18,6 @@ A complete listing marks deleted only the rows no sync has sighted (``last_seen_
 (decision 0008).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -1,7 +1,5 @@
 """SQL for inventory_items and inventory_links: reads here; the bulk write path is in db/item_writer.py."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple

@@ -1,8 +1,6 @@
 """SQL for tenant_missing_permissions: the Graph application permissions a tenant's app lacks, as the latest
 permission check or finished run found them (one row per tenant)."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple

@@ -4,9 +4,7 @@ Every terminal event is built here — by finalize for a finished run or a dispa
 cancel of a pending operation — so they all carry the same metadata.
 """
 
-from __future__ import annotations
-
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from inventory_sync.domain.changes import NO_CHANGES
 from inventory_sync.domain.status import TERMINAL_AUDIT_ACTIONS, BulkStatus, TerminalOutcome
@@ -21,7 +19,7 @@ class Actor(NamedTuple):
     name: str | None = None
 
     @classmethod
-    def system(cls) -> Actor:
+    def system(cls) -> Self:
         return cls("system")
 
 

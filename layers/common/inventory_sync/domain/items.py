@@ -1,7 +1,5 @@
 """What an inventory row and its dependency links are, derived from a Graph object (pure)."""
 
-from __future__ import annotations
-
 import hashlib
 from typing import Any, NamedTuple
 

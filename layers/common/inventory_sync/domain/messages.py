@@ -1,10 +1,8 @@
 """Queue message shapes, an external interface (docs/architecture.md §3): RunQueue and FinalizeQueue
 bodies, version 1."""
 
-from __future__ import annotations
-
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,7 +27,7 @@ class RunMessage(BaseModel):
     read_mode: Literal["full", "incremental"] | None = None
 
     @model_validator(mode="after")
-    def _hash_matches(self) -> RunMessage:
+    def _hash_matches(self) -> Self:
         if self.selection.hash != self.selection_hash:
             raise ValueError("selection_hash does not match selection")
         return self

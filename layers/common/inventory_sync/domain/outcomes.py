@@ -4,10 +4,8 @@ The engine fills `EngineResult` while it reads; `summarise` turns it into the ru
 `domain/status.py`), its distinct error codes and its `error_context` (docs/architecture.md §7).
 """
 
-from __future__ import annotations
-
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Self
 
 from inventory_sync.domain.error_codes import FATAL_CODES, ErrorCode
 from inventory_sync.domain.messages import RunMessage
@@ -81,7 +79,7 @@ class RunProgress:
     graph_throttled: int | None = None
     graph_paced: int | None = None  # requests that waited for room in the run's window
 
-    def counted(self, totals: Totals) -> RunProgress:
+    def counted(self, totals: Totals) -> Self:
         """A snapshot with the counters the writer has committed."""
         return replace(self, current_types=set(self.current_types), items_seen=totals.observed,
                        items_unchanged=totals.unchanged)

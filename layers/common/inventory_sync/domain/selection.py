@@ -1,7 +1,5 @@
 """Selection rules: what a sync covers, its normalised form and its hash (docs/architecture.md §5)."""
 
-from __future__ import annotations
-
 import functools
 import hashlib
 import json

@@ -1,7 +1,5 @@
 """State machines and the run → bulk operation → audit mapping (docs/architecture.md §4). One place owns them."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple

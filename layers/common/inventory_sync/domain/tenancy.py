@@ -5,10 +5,8 @@ Request bodies are validated here (unknown fields refused, sizes bounded); a cre
 Secrets Manager value.
 """
 
-from __future__ import annotations
-
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -44,7 +42,7 @@ class CredentialIn(BaseModel):
     private_key_pem: SecretStr | None = Field(default=None, max_length=_PEM_MAX)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> CredentialIn:
+    def _one_kind(self) -> Self:
         has_secret = self.client_secret is not None
         has_cert = self.certificate_pem is not None or self.private_key_pem is not None
         if has_secret == has_cert:
@@ -131,7 +129,7 @@ class TenantPatch(BaseModel):
     scheduled_sync_enabled: bool | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> TenantPatch:
+    def _something(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("give at least one of name, status, scheduled_sync_enabled")
         for name in self.model_fields_set:

@@ -1,10 +1,8 @@
 """Who is calling and what they may do with a tenant."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from inventory_sync.db.rows import BulkOperation, Tenant, User
 from inventory_sync.domain.audit import Actor
@@ -27,7 +25,7 @@ class Identity(NamedTuple):
     admin: bool = False  # a platform administrator: ADMIN_GROUP_ID among the token's groups or roles
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any] | None, admin_group_id: str | None = None) -> Identity:
+    def from_claims(cls, claims: Mapping[str, Any] | None, admin_group_id: str | None = None) -> Self:
         claims = claims or {}
         subject = str(claims.get("oid") or claims.get("sub") or "").strip()
         if not subject or len(subject) > 255:
@@ -39,7 +37,7 @@ class Identity(NamedTuple):
                    bool(admin_group_id) and admin_group_id in memberships)
 
     @classmethod
-    def operator(cls, login: str) -> Identity:
+    def operator(cls, login: str) -> Self:
         """Whoever runs the CLI's direct mode (database and Secrets Manager access): a platform administrator,
         recorded in the audit trail as the users row `operator:<login>`."""
         return cls(f"operator:{login}"[:255], None, f"{login} (invsync direct mode)"[:200], admin=True)

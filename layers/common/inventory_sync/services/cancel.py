@@ -1,8 +1,6 @@
 """Cancel a bulk operation (docs/architecture.md §4): a pending one is aborted at once, with its terminal audit
 event; a running one is asked to stop between pages (finalize writes its end); a finished one stays as it is."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from inventory_sync.db.rows import BulkOperationWithRun, with_run

@@ -7,8 +7,6 @@ fails the transaction rolls back and nothing is left behind; if the commit fails
 send, run_sync waits on the gate, finds no bulk operation and drops the message.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from collections.abc import Callable

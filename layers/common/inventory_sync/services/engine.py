@@ -15,8 +15,6 @@ that listed it began, and deletions the moment this run's reads began, on the da
 never lets an earlier read replace a later one nor deletes what an overlapping sync saw (docs/decisions/0008).
 """
 
-from __future__ import annotations
-
 import queue
 import threading
 import time

@@ -8,8 +8,6 @@ cursors until there is none; every page of a CSV export repeats the header row. 
 for a page on its own is exported without its diff (`diff_omitted`: read it from the change-set route).
 """
 
-from __future__ import annotations
-
 import csv
 import io
 import json

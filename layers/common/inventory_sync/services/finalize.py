@@ -5,8 +5,6 @@ outcome is written, only an active operation changes, and a unique index admits 
 audit event per bulk operation.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple

@@ -1,12 +1,10 @@
 """Cursor pages of the read routes: ask for `limit + 1` rows, keep `limit`, point the cursor past the last."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, Self, TypeVar
 
 from inventory_sync.db.items import SORTS, Keyset, sort_value
 from inventory_sync.db.rows import InventoryItem
@@ -47,7 +45,7 @@ class Page(NamedTuple, Generic[T]):
     next_cursor: str | None
 
     @classmethod
-    def of(cls, rows: list[T], limit: int) -> Page[T]:
+    def of(cls, rows: list[T], limit: int) -> Self:
         """`rows` as read with `limit + 1`: the extra row only says that there is more."""
         kept = rows[:limit]
         return cls(kept, encode_cursor(kept[-1].id) if len(rows) > limit and kept else None)

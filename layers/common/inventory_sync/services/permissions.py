@@ -4,8 +4,6 @@ The commonest failure of Intune tools is a missing Graph permission that shows u
 this probes each collection with a minimal request and says which permission each refusal needs.
 """
 
-from __future__ import annotations
-
 import threading
 import time
 from collections.abc import Callable

@@ -1,7 +1,5 @@
 """One HTTP pool per process (urllib3: thread-safe, keeps connections alive, already in the runtime)."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, NamedTuple
 

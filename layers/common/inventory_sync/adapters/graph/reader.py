@@ -11,8 +11,6 @@ Each page says when the request that listed it began (`read_at`, on the caller's
 read after that, which is what orders overlapping syncs' writes (docs/decisions/0008).
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import resource
@@ -20,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -27,7 +27,7 @@ import psycopg
 from bench.harness import RemoteStandIn, fresh_database, postgres, timed
 from inventory_sync.db import item_writer, tenants
 from inventory_sync.db.connection import Database
-from inventory_sync.domain.items import to_record
+from inventory_sync.domain.items import ItemRecord, to_record
 from inventory_sync.domain.registry import BY_KEY
 from inventory_sync.services.engine import EngineConfig, SyncEngine
 from invsync_dev.local.graph_standin import GraphStandIn, StandInTenant, large_counts
@@ -162,7 +162,7 @@ def end_to_end(url: str, sizes: list[int]) -> list[dict[str, Any]]:
     return results
 
 
-def records(n: int, changed_every: int = 0):
+def records(n: int, changed_every: int = 0) -> Iterator[ItemRecord]:
     """The stand-in's objects as records; with `changed_every`, every so many objects have a setting changed."""
     gen = GraphStandIn.__new__(GraphStandIn)  # only its generator methods are used; no server
     tenant = StandInTenant("rows.example", "c", "s", large_counts(n, KEYS))
@@ -205,7 +205,7 @@ def write_path(url: str, n: int, row_by_row_max: int, with_links: bool = False) 
     items' dependency links, work the references do not do)."""
     rows = list(records(n))
     if not with_links:
-        rows = [dataclasses.replace(r, links=()) for r in rows]
+        rows = [r._replace(links=()) for r in rows]
     db = Database(url, application_name="bench-writer")
 
     batch = EngineConfig().batch_rows  # what the engine writes per transaction

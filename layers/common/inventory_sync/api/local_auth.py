@@ -11,8 +11,6 @@ The token must then carry a valid RS256 signature by that key, an unexpired ``ex
 issuer and audience. Anything else leaves the event without claims: 401, as in AWS.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict

@@ -4,14 +4,12 @@ Two processes migrating at once are serialised by a session advisory lock, so th
 second one waits and then finds nothing left to do.
 """
 
-from __future__ import annotations
-
 import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
+from typing import NamedTuple
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -21,8 +19,7 @@ MIGRATION_LOCK_KEY = 7_355_608_000_000_001
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):
     version: str
     name: str
     sql: str
@@ -32,8 +29,7 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class MigrationStatus:
+class MigrationStatus(NamedTuple):
     applied: list[str]
     pending: list[str]
 

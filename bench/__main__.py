@@ -220,6 +220,13 @@ def report(results: dict[str, Any], seconds: float) -> str:
             "| like for like: the floor loaded without the collector too, CPU (the function over it) | | "
             + " | ".join(f"{c[f'{n}_floor_no_gc_cpu_ms']:.0f} ms "
                          f"({c[f'{n}_cpu_ms'] / c[f'{n}_floor_no_gc_cpu_ms']:.2f}x)" for n in NAMES) + " |"]),
+        *([] if "baseline" not in c else [
+            f"| the function at `{c['baseline']}` (`COLD_START_BASELINE`), in the same run, with its first "
+            "invocation, CPU (over the floor; this tree's change) | | " + " | ".join(
+                f"{c[f'{n}_baseline_first_use_cpu_ms']:.0f} ms "
+                f"({c[f'{n}_baseline_first_use_cpu_ms'] / c[f'{n}_floor_cpu_ms']:.2f}x; "
+                f"{c[f'{n}_first_use_cpu_ms'] - c[f'{n}_baseline_first_use_cpu_ms']:+.0f} ms)" for n in NAMES)
+            + " |"]),
         "",
         "Each function loads its modules with the garbage collector off and freezes what they made "
         "(docs/decisions/0013): loading creates a few hundred thousand long-lived objects and next to no garbage, "

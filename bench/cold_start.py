@@ -5,7 +5,11 @@ compiles the .pyc files, as the deployment package's are).
 Both run against a layer-like folder holding only layers/common/requirements.txt and inventory_sync (not
 the dev virtualenv, whose extra packages — awscrt among them — change what boto3 imports), installed for and
 run by the functions' runtime, Python 3.12, where it is found (COLD_START_PYTHON=/path/to/python names it;
-else `python3.12` on PATH; else the interpreter running the benchmark, which the report names)."""
+else `python3.12` on PATH; else the interpreter running the benchmark, which the report names).
+
+COLD_START_BASELINE=<git revision> also loads each function as it was at that revision (its app.py and
+inventory_sync, on the same third-party packages), interleaved in the same run: what a change saved or cost,
+measured against itself rather than across runs."""
 
 from __future__ import annotations
 
@@ -118,11 +122,33 @@ def _first_use(name: str) -> str:
 NO_GC = "import gc\ngc.disable()\n{body}\ngc.freeze()\ngc.enable()"
 
 
+def baseline_tree() -> tuple[str, Path] | None:
+    """(revision, the folder holding its functions/ and layers/common/inventory_sync) when COLD_START_BASELINE
+    names one, else None."""
+    rev = os.environ.get("COLD_START_BASELINE")
+    if not rev:
+        return None
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.strip()
+    target = ROOT / ".bench_layer" / f"rev-{sha[:12]}"
+    if not (target / "functions").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", sha, "functions", "layers/common/inventory_sync"],
+                                 capture_output=True, check=True, cwd=ROOT).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return rev, target
+
+
 def _once(body: str) -> dict[str, tuple[float, float]]:
-    """(wall, CPU) seconds at each checkpoint of one body in a fresh interpreter ("": its end)."""
+    """(wall, CPU) seconds at each checkpoint of one body in a fresh interpreter ("": its end). A body that
+    starts with a `#path:<folder>` line finds its modules there before the layer."""
+    path = str(layer())
+    if body.startswith("#path:"):
+        path = body.split("\n", 1)[0].removeprefix("#path:") + os.pathsep + path
     out = subprocess.run([python()[0], "-S", "-c", PROBE.format(body=body)], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1",
-                                                    "PYTHONPATH": str(layer()), "PYTHONNOUSERSITE": "1"})
+                                                    "PYTHONPATH": path, "PYTHONNOUSERSITE": "1"})
     times = {}
     for line in out.stdout.splitlines():
         key, wall, cpu = line.rsplit(" ", 2)
@@ -158,6 +184,12 @@ def run(runs: int = 9) -> dict[str, Any]:
         # the floor with pydantic-settings and the function's settings class: what is left is our own code
         bodies[f"{name}_floor_settings"] = FLOORS[name] + "\nimport pydantic_settings"
         bodies[f"{name}_floor_no_gc"] = NO_GC.format(body=FLOORS[name])
+    base = baseline_tree()
+    if base:  # the same function at the baseline revision, its first invocation included
+        for name in names:
+            tree = base[1]
+            bodies[f"{name}_baseline"] = (f"#path:{tree / 'layers/common'}\n"
+                                          + _load(tree / "functions" / name / "app.py") + _first_use(name))
     try:
         medians = interleaved(bodies, runs)
     finally:
@@ -167,6 +199,8 @@ def run(runs: int = 9) -> dict[str, Any]:
                                medians["minimal"][1] * 1000, "runs": runs, "python": python()[1]}
     print(f"cold import, minimal Powertools handler: {baseline * 1000:.0f} ms (interleaved medians of {runs}, "
           f"Python {python()[1]})")
+    if base:
+        results["baseline"] = base[0]
     for name in names:
         (t, t_cpu), (floor, floor_cpu) = medians[name], medians[f"{name}_floor"]
         results |= {f"{name}_ms": t * 1000, f"{name}_floor_ms": floor * 1000, f"{name}_cpu_ms": t_cpu * 1000,
@@ -180,6 +214,12 @@ def run(runs: int = 9) -> dict[str, Any]:
               f"{t_cpu / floor_cpu:.2f}x in CPU time ({t_cpu * 1000:.0f} vs {floor_cpu * 1000:.0f} ms; target 1.2x); "
               f"with its first invocation's deferred models {first / floor_cpu:.2f}x; like for like (the floor "
               f"loaded without the collector too, {floor_no_gc * 1000:.0f} ms) {t_cpu / floor_no_gc:.2f}x")
+        if base:
+            before = medians[f"{name}_baseline"][1]
+            results[f"{name}_baseline_first_use_cpu_ms"] = before * 1000
+            print(f"  at {base[0]}, the same run: {before * 1000:.0f} ms with its first invocation "
+                  f"({before / floor_cpu:.2f}x the floor); this tree {first * 1000:.0f} ms, "
+                  f"{(first - before) * 1000:+.0f} ms ({first / before - 1:+.0%})")
     return results
 
 
